@@ -1,0 +1,46 @@
+"""Stage 5: the metadata-only request log.
+
+`RequestLogEntry` is the only way a row is written; its fields are counts, sizes, timings and
+codes, so there is no place for content to slip in.
+"""
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+from django.conf import settings
+
+from compliance.models import RequestLog
+
+
+@dataclass(frozen=True)
+class RequestLogEntry:
+    request_id: str
+    created_at: datetime
+    endpoint: str
+    status_code: int
+    tenant_id: int | None = None
+    actor_id: int | None = None
+    subject: str = ""
+    model: str = ""
+    modality: str = ""
+    task: str = ""
+    error_code: str = ""
+    streamed: bool = False
+    request_bytes: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    validate_ms: float = 0.0
+    preprocess_ms: float = 0.0
+    queue_ms: float = 0.0
+    execute_ms: float = 0.0
+    postprocess_ms: float = 0.0
+    total_ms: float = 0.0
+    device: str = ""
+
+
+def request_log_write(entry: RequestLogEntry) -> RequestLog:
+    return RequestLog.objects.create(region=settings.PORTAL_REGION, **asdict(entry))
+
+
+async def request_log_awrite(entry: RequestLogEntry) -> RequestLog:
+    return await RequestLog.objects.acreate(region=settings.PORTAL_REGION, **asdict(entry))

@@ -1,0 +1,35 @@
+"""Pseudonyms for data subjects.
+
+A subject is whoever the data is about: a browser user, an API user, or the end user an API
+caller names in the `user` field. The log knows only the pseudonym; the mapping keeps an HMAC
+of the reference, so the table itself reveals no identifier.
+"""
+
+import hashlib
+import hmac
+import secrets
+
+from django.conf import settings
+from django.db import IntegrityError
+
+from compliance.models import Subject
+
+
+def _reference_digest(tenant_id: int, reference: str) -> str:
+    message = f"{tenant_id}:{reference}".encode()
+    return hmac.new(settings.PSEUDONYM_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def subject_pseudonym_get(*, tenant_id: int, reference: str) -> str:
+    """The subject's pseudonym, created on first sight."""
+    digest = _reference_digest(tenant_id, reference)
+    subject = Subject.objects.filter(tenant_id=tenant_id, reference_digest=digest).first()
+    if subject is not None:
+        return subject.pseudonym
+    try:
+        subject = Subject.objects.create(
+            tenant_id=tenant_id, reference_digest=digest, pseudonym=secrets.token_hex(16)
+        )
+    except IntegrityError:  # a concurrent request created it first
+        subject = Subject.objects.get(tenant_id=tenant_id, reference_digest=digest)
+    return subject.pseudonym

@@ -1,0 +1,123 @@
+"""The native asynchronous jobs API (/api/v1/jobs): create, list own, detail."""
+
+from asgiref.sync import sync_to_async
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from inference.api.base import InferenceApiView
+from inference.api.openai import (
+    ChatCompletionRequestSerializer,
+    CompletionRequestSerializer,
+    EmbeddingRequestSerializer,
+    parse_body,
+)
+from inference.jobs import JOB_ENDPOINT, job_create, job_get, job_list
+from inference.models import Job
+from inference.pipeline.validate import EmbeddingsPayload
+from portal.errors import ApiError
+from portal.serializer_fields import StrictCharField
+
+MAX_PAGE = 100
+
+
+class JobCreateSerializer(serializers.Serializer):
+    task = serializers.ChoiceField(["text-generation", "embeddings"])
+    model = StrictCharField(max_length=100)
+    input = serializers.DictField(
+        help_text="text-generation: {prompt | messages, max_tokens, temperature, seed, top_p, "
+        "stop, user}; embeddings: {input, user}."
+    )
+
+
+class JobSerializer(serializers.ModelSerializer):
+    error = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "task",
+            "model",
+            "status",
+            "result",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def get_error(self, job: Job) -> dict | None:
+        if not job.error_code:
+            return None
+        return {"code": job.error_code, "message": job.error_message}
+
+
+def _task_payload(task: str, model: str, task_input: dict):
+    """The job's input, checked by the same serializers as the OpenAI-compatible endpoints."""
+    fields = {**task_input, "model": model}
+    if task == "embeddings":
+        serializer = EmbeddingRequestSerializer(data=fields)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        return EmbeddingsPayload(model=model, inputs=data["input"]), data.get("user")
+    if fields.get("stream"):
+        raise ApiError(
+            "invalid_request", "Jobs do not stream; use /v1 for streaming.", param="input.stream"
+        )
+    serializer_class = (
+        ChatCompletionRequestSerializer if "messages" in fields else CompletionRequestSerializer
+    )
+    serializer = serializer_class(data=fields)
+    serializer.is_valid(raise_exception=True)
+    return serializer.to_payload(), serializer.validated_data.get("user")
+
+
+class JobListCreateApi(InferenceApiView):
+    endpoint = JOB_ENDPOINT
+
+    @extend_schema(request=JobCreateSerializer, responses={202: JobSerializer}, tags=["Jobs"])
+    async def post(self, request):
+        data = parse_body(JobCreateSerializer, request).validated_data
+        payload, end_user = _task_payload(data["task"], data["model"], data["input"])
+        job = await job_create(
+            caller=self.caller(request, end_user=end_user), task=data["task"], payload=payload
+        )
+        return Response(
+            JobSerializer(job).data, status=202, headers={"Location": f"{JOB_ENDPOINT}{job.id}"}
+        )
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "JobPage",
+                {"count": serializers.IntegerField(), "results": JobSerializer(many=True)},
+            )
+        },
+        tags=["Jobs"],
+    )
+    async def get(self, request):
+        limit = min(_int_param(request, "limit", 50), MAX_PAGE)
+        offset = _int_param(request, "offset", 0)
+        jobs = job_list(viewer=request.user)
+        count = await jobs.acount()
+        page = [job async for job in jobs[offset : offset + limit]]
+        return Response({"count": count, "results": JobSerializer(page, many=True).data})
+
+
+class JobDetailApi(InferenceApiView):
+    endpoint = JOB_ENDPOINT
+
+    @extend_schema(responses={200: JobSerializer}, tags=["Jobs"])
+    async def get(self, request, job_id):
+        job = await sync_to_async(job_get)(viewer=request.user, job_id=job_id)
+        return Response(JobSerializer(job).data)
+
+
+def _int_param(request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise ApiError("invalid_request", f"{name} must be a non-negative integer.", param=name)
+    return int(raw)

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from inference.api import jobs, openai
+
+openai_urlpatterns = [
+    path("models", openai.ModelListApi.as_view(), name="v1-models"),
+    path("models/<str:model>", openai.ModelDetailApi.as_view(), name="v1-model"),
+    path("chat/completions", openai.ChatCompletionApi.as_view(), name="v1-chat-completions"),
+    path("completions", openai.CompletionApi.as_view(), name="v1-completions"),
+    path("embeddings", openai.EmbeddingApi.as_view(), name="v1-embeddings"),
+]
+
+native_urlpatterns = [
+    path("jobs/", jobs.JobListCreateApi.as_view(), name="api-jobs"),
+    path("jobs/<uuid:job_id>", jobs.JobDetailApi.as_view(), name="api-job"),
+]

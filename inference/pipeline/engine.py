@@ -1,0 +1,202 @@
+"""Stage 3, execute: model pools, dynamic batching, devices, and per-request memory.
+
+A pool loads its model once, on the device the catalogue names, and owns one worker thread.
+Requests reach it as `Handle`s through a queue; `collect_batch` decides what runs together and
+the task's runner computes it, pushing tokens and the final `ModelOutput` back through each
+handle. Handles bridge the worker thread and the caller: an asyncio caller receives events on
+its own loop, a synchronous caller (a job) blocks on a plain queue.
+
+What must stay true: only loaded models and the pool's worker live long; everything a request
+put on the device is dropped when its batch ends.
+"""
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from queue import Empty, Queue
+from typing import Any
+
+import torch
+from django.conf import settings
+
+from inference.registry import ModelSpec, model_available, model_get
+from portal.errors import ApiError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ModelOutput:
+    """What the model produced for one request, before decoding."""
+
+    token_ids: tuple[int, ...] = ()
+    vectors: tuple[tuple[float, ...], ...] = ()
+    finish_reason: str = "stop"
+    prompt_tokens: int = 0
+    queue_ms: float = 0.0
+    execute_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    token_id: int
+
+
+@dataclass(eq=False)
+class Handle:
+    """One request inside the engine: its input, its cancellation flag, and its event sink."""
+
+    prepared: Any
+    loop: asyncio.AbstractEventLoop | None = None
+    submitted_at: float = field(default_factory=time.monotonic)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self):
+        self._events = asyncio.Queue() if self.loop else queue.Queue()
+
+    def _put(self, event) -> None:
+        if self.loop is None:
+            self._events.put(event)
+        elif not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self._events.put_nowait, event)
+
+    # called by runners, on the worker thread
+    def emit_token(self, token_id: int) -> None:
+        self._put(TokenEvent(token_id))
+
+    def finish(self, output: ModelOutput) -> None:
+        self._put(output)
+
+    def fail(self, error: BaseException) -> None:
+        self._put(error)
+
+    # called by the caller
+    def cancel(self) -> None:
+        """Stop generating for this request; its batch slot is freed at the next step."""
+        self.cancelled.set()
+
+    async def events(self) -> AsyncIterator[TokenEvent | ModelOutput]:
+        """Tokens as they are produced, then the ModelOutput; raises what the batch raised."""
+        while True:
+            event = await self._events.get()
+            if isinstance(event, BaseException):
+                raise event
+            yield event
+            if isinstance(event, ModelOutput):
+                return
+
+    def wait(self, timeout_s: float) -> ModelOutput:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                event = self._events.get(timeout=max(deadline - time.monotonic(), 0))
+            except Empty:
+                self.cancel()
+                raise ApiError("service_unavailable", "The model did not answer in time.") from None
+            if isinstance(event, BaseException):
+                raise event
+            if isinstance(event, ModelOutput):
+                return event
+
+
+def collect_batch(handles: Queue, *, max_size: int, max_wait_s: float) -> list[Handle]:
+    """Block for the first item, then give others at most max_wait_s to join."""
+    batch = [handles.get()]
+    deadline = time.monotonic() + max_wait_s
+    while len(batch) < max_size and (left := deadline - time.monotonic()) > 0:
+        try:
+            batch.append(handles.get(timeout=left))
+        except Empty:
+            break
+    return [handle for handle in batch if not handle.cancelled.is_set()]
+
+
+class Pool:
+    """One model's weights on one device, and the worker thread that batches its requests."""
+
+    def __init__(self, spec: ModelSpec, runner):
+        self.spec = spec
+        self.runner = runner
+        self.device = runner.device
+        self._queue: Queue[Handle] = Queue()
+        self._thread = threading.Thread(target=self._work, name=f"pool-{spec.pool}", daemon=True)
+        self._thread.start()
+
+    def submit(self, prepared, *, loop: asyncio.AbstractEventLoop | None = None) -> Handle:
+        handle = Handle(prepared=prepared, loop=loop)
+        self._queue.put(handle)
+        return handle
+
+    def info(self) -> dict:
+        return {
+            "device": str(self.device),
+            "dtype": str(self.runner.dtype).removeprefix("torch."),
+            "weight_bytes": self.runner.weight_bytes,
+            "state": "ready" if self._thread.is_alive() else "stopped",
+            "queued": self._queue.qsize(),
+        }
+
+    def _work(self) -> None:
+        if settings.INFERENCE_TORCH_THREADS:
+            torch.set_num_threads(settings.INFERENCE_TORCH_THREADS)
+        while True:
+            batch = collect_batch(
+                self._queue,
+                max_size=self.spec.max_batch_size,
+                max_wait_s=self.spec.max_wait_ms / 1000,
+            )
+            if batch:
+                self._execute(batch)
+
+    def _execute(self, batch: list[Handle]) -> None:
+        """A failure fails this batch only; the pool goes on serving."""
+        try:
+            with torch.inference_mode():
+                self.runner.execute_batch(batch)
+        except Exception as exc:  # noqa: BLE001 - reported to every request of the batch
+            logger.error("batch failed on pool %s", self.spec.pool, exc_info=exc)
+            for handle in batch:
+                handle.fail(ApiError("internal_error", "The model failed on this batch."))
+        finally:
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+
+
+_pools: dict[str, Pool] = {}
+_pools_lock = threading.Lock()
+
+
+def pool_get(model_name: str) -> Pool:
+    """The model's pool, loading its weights on first use (or at server start)."""
+    spec = model_get(model_name)
+    pool = _pools.get(spec.name)
+    if pool is not None:
+        return pool
+    with _pools_lock:
+        if spec.name not in _pools:
+            _pools[spec.name] = _pool_start(spec)
+        return _pools[spec.name]
+
+
+def _pool_start(spec: ModelSpec) -> Pool:
+    from inference.tasks import RUNNERS
+
+    runner = RUNNERS[spec.task](model_available(spec))
+    logger.info("pool %s loaded %s on %s", spec.pool, spec.name, runner.device)
+    return Pool(spec, runner)
+
+
+def pools_start_all() -> None:
+    from inference.registry import model_list
+
+    for spec in model_list():
+        if spec.path.exists():
+            pool_get(spec.name)
+
+
+def pool_infos() -> dict[str, dict]:
+    return {name: pool.info() for name, pool in _pools.items()}

@@ -1,0 +1,101 @@
+"""Stage 4, deliver: token ids become text, streamed as it becomes printable.
+
+The streaming decoder emits only text that can no longer change: a byte-level token can end
+in the middle of a UTF-8 character, and text that might be the start of a stop sequence is
+held back until it is known not to be one. Streaming and non-streaming answers go through the
+same decoder, so both end at the same place.
+"""
+
+from dataclasses import dataclass
+
+from inference.pipeline.engine import ModelOutput
+
+REPLACEMENT_CHAR = "\ufffd"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the caller receives, with the measures stage 5 records."""
+
+    text: str = ""
+    vectors: tuple[tuple[float, ...], ...] = ()
+    finish_reason: str = "stop"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    queue_ms: float = 0.0
+    execute_ms: float = 0.0
+
+
+class StreamDecoder:
+    """Incremental detokenizer with stop sequences."""
+
+    def __init__(self, tokenizer, stop: tuple[str, ...] = ()):
+        self._tokenizer = tokenizer
+        self._stop = stop
+        self._ids: list[int] = []
+        self._text = ""  # everything decoded so far
+        self._sent = 0  # how much of _text was emitted
+        self.stopped = False
+
+    def push(self, token_id: int) -> str:
+        """Add one token; return the text that is now final (possibly empty)."""
+        if self.stopped:
+            return ""
+        self._ids.append(token_id)
+        text = self._tokenizer.decode(self._ids, skip_special_tokens=True)
+        if text.endswith(REPLACEMENT_CHAR):
+            return ""  # an unfinished UTF-8 sequence: wait for the next token
+        self._text = text
+        return self._release(final=False)
+
+    def flush(self) -> str:
+        """The text still held back, once no more tokens will come."""
+        if not self.stopped:
+            self._text = self._tokenizer.decode(self._ids, skip_special_tokens=True)
+        return self._release(final=True)
+
+    def _release(self, *, final: bool) -> str:
+        for stop in self._stop:
+            at = self._text.find(stop, max(self._sent - len(stop) + 1, 0))
+            if at != -1:
+                self.stopped = True
+                self._text = self._text[:at]
+                break
+        end = len(self._text)
+        if not final and not self.stopped:
+            end -= self._held_back()
+        piece = self._text[self._sent : max(end, self._sent)]
+        self._sent = max(end, self._sent)
+        return piece
+
+    def _held_back(self) -> int:
+        """Length of the longest tail of the text that begins some stop sequence."""
+        longest = 0
+        for stop in self._stop:
+            for size in range(min(len(stop) - 1, len(self._text)), longest, -1):
+                if self._text.endswith(stop[:size]):
+                    longest = size
+                    break
+        return longest
+
+
+def postprocess_generation(
+    output: ModelOutput, *, text: str, stopped_by_sequence: bool
+) -> Delivery:
+    return Delivery(
+        text=text,
+        finish_reason="stop" if stopped_by_sequence else output.finish_reason,
+        prompt_tokens=output.prompt_tokens,
+        completion_tokens=len(output.token_ids),
+        queue_ms=output.queue_ms,
+        execute_ms=output.execute_ms,
+    )
+
+
+def postprocess_embeddings(output: ModelOutput) -> Delivery:
+    return Delivery(
+        vectors=output.vectors,
+        prompt_tokens=output.prompt_tokens,
+        queue_ms=output.queue_ms,
+        execute_ms=output.execute_ms,
+    )

@@ -1,0 +1,48 @@
+"""Text preprocessing: token ids (from validation) as tensors on the model's device.
+
+Padding happens in the runner, because only the batch knows how wide it is.
+"""
+
+from dataclasses import dataclass
+
+import torch
+
+from inference.pipeline.validate import ValidatedRequest
+from inference.registry import model_device
+
+
+@dataclass(frozen=True)
+class PreparedText:
+    """Stage 2's value for text generation."""
+
+    input_ids: torch.Tensor  # 1-D, long, on the model's device
+    max_new_tokens: int
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class PreparedEmbeddings:
+    """Stage 2's value for embeddings: one id tensor per input."""
+
+    inputs: tuple[torch.Tensor, ...]
+
+
+def _ids_tensor(ids: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    return torch.tensor(ids, dtype=torch.long, device=device)
+
+
+def preprocess_generation(request: ValidatedRequest) -> PreparedText:
+    return PreparedText(
+        input_ids=_ids_tensor(request.token_ids[0], model_device(request.model)),
+        max_new_tokens=request.max_tokens,
+        temperature=request.temperature,
+        top_p=request.top_p,
+        seed=request.seed,
+    )
+
+
+def preprocess_embeddings(request: ValidatedRequest) -> PreparedEmbeddings:
+    device = model_device(request.model)
+    return PreparedEmbeddings(inputs=tuple(_ids_tensor(ids, device) for ids in request.token_ids))

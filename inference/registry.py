@@ -1,0 +1,129 @@
+"""Which models exist, where their weights are, and which device and region serve them.
+
+The catalogue is a TOML file (inference/models.toml, or the file PORTAL_MODELS names). It is
+read once per process; a malformed catalogue stops the server at start, not at first use.
+"""
+
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from portal.errors import ApiError
+
+TASKS = ("text-generation", "embeddings")
+MODALITY_OF_TASK = {"text-generation": "text", "embeddings": "text"}
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    task: str
+    path: Path
+    device: str = "auto"
+    dtype: str = "auto"
+    max_batch_size: int = 8
+    max_wait_ms: float = 5.0
+    pool: str = ""
+    region: str = "local"
+
+    @property
+    def modality(self) -> str:
+        return MODALITY_OF_TASK[self.task]
+
+
+def _spec_from_table(table: dict, models_dir: Path) -> ModelSpec:
+    unknown = set(table) - set(ModelSpec.__dataclass_fields__)
+    if unknown:
+        raise ImproperlyConfigured(f"model catalogue: unknown keys {sorted(unknown)}")
+    if table.get("task") not in TASKS:
+        raise ImproperlyConfigured(f"model catalogue: task must be one of {TASKS}")
+    if table.get("dtype", "auto") not in DTYPES:
+        raise ImproperlyConfigured(f"model catalogue: dtype must be one of {DTYPES}")
+    path = Path(table["path"])
+    return ModelSpec(
+        **{
+            **table,
+            "path": path if path.is_absolute() else models_dir / path,
+            "pool": table.get("pool") or table["name"],
+        }
+    )
+
+
+@lru_cache(maxsize=4)
+def catalogue_load(path: str) -> dict[str, ModelSpec]:
+    try:
+        tables = tomllib.loads(Path(path).read_text())["models"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError) as exc:
+        raise ImproperlyConfigured(f"model catalogue {path} is unreadable: {exc}") from exc
+    specs = [_spec_from_table(table, Path(settings.VAR_DIR) / "models") for table in tables]
+    by_name = {spec.name: spec for spec in specs}
+    if len(by_name) != len(specs):
+        raise ImproperlyConfigured(f"model catalogue {path} names a model twice")
+    return by_name
+
+
+def model_list() -> list[ModelSpec]:
+    return list(catalogue_load(settings.PORTAL_MODELS).values())
+
+
+def model_get(name: str, *, task: str | None = None) -> ModelSpec:
+    """The named model, refused with model_not_found if absent or not serving this task."""
+    spec = catalogue_load(settings.PORTAL_MODELS).get(name)
+    if spec is None or (task is not None and spec.task != task):
+        suffix = f" for {task}" if task else ""
+        raise ApiError("model_not_found", f"No model named '{name}'{suffix}.", param="model")
+    return spec
+
+
+def model_device(spec: ModelSpec) -> torch.device:
+    """`auto` is CUDA when a GPU is visible, else the CPU; INFERENCE_DEVICE overrides `auto`."""
+    device = spec.device
+    if device == "auto":
+        device = settings.INFERENCE_DEVICE
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith(("MIG-", "GPU-")):
+        # NOTE: a MIG instance is chosen by CUDA_VISIBLE_DEVICES=<uuid> for the worker process;
+        # inside it, that instance is the only visible device.
+        device = "cuda:0"
+    return torch.device(device)
+
+
+def model_dtype(spec: ModelSpec) -> torch.dtype:
+    if spec.dtype == "auto":
+        return torch.bfloat16 if model_device(spec).type == "cuda" else torch.float32
+    return getattr(torch, spec.dtype)
+
+
+def model_available(spec: ModelSpec) -> ModelSpec:
+    """The spec, refused with service_unavailable when its weights are not on this server."""
+    if not spec.path.exists():
+        raise ApiError(
+            "service_unavailable",
+            f"Model '{spec.name}' has no weights on this server; run build_default_models.",
+        )
+    return spec
+
+
+@lru_cache(maxsize=32)
+def model_tokenizer(spec: ModelSpec):
+    """The model's own fast tokenizer, loaded once; validation and preprocessing share it."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(model_available(spec).path, local_files_only=True)
+
+
+@lru_cache(maxsize=32)
+def model_context_length(spec: ModelSpec) -> int:
+    """How many tokens the model attends to: prompt plus output must fit."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model_available(spec).path, local_files_only=True)
+    limit = getattr(config, "max_position_embeddings", None) or config.n_positions
+    return min(limit, model_tokenizer(spec).model_max_length)

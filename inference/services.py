@@ -1,0 +1,285 @@
+"""The only place that knows the stage order: validate, preprocess, execute, deliver, record.
+
+Every entry point (the /v1 and /api/v1 views, the websocket consumer, jobs) calls these
+services, so a request behaves the same whichever door it came through. Every outcome,
+success, refusal, failure or cancellation, writes exactly one metadata-only log row.
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+
+from compliance.services.request_log import RequestLogEntry, request_log_awrite
+from compliance.services.subjects import subject_pseudonym_get
+from inference.pipeline.engine import ModelOutput, pool_get
+from inference.pipeline.postprocess import (
+    Delivery,
+    StreamDecoder,
+    postprocess_embeddings,
+    postprocess_generation,
+)
+from inference.pipeline.preprocess.text import preprocess_embeddings, preprocess_generation
+from inference.pipeline.validate import (
+    Caller,
+    EmbeddingsPayload,
+    GenerationPayload,
+    ValidatedRequest,
+    validate_embeddings,
+    validate_generation,
+)
+from portal.errors import ApiError
+
+# NOTE: log writes scheduled from a cancelled request are kept here until they finish, so the
+# event loop does not drop them.
+_pending_records: set[asyncio.Task] = set()
+
+
+@dataclass
+class StageClock:
+    """Stage timings of one request, in milliseconds."""
+
+    started: float = field(default_factory=time.monotonic)
+    marks: dict[str, float] = field(default_factory=dict)
+    _last: float = 0.0
+
+    def __post_init__(self):
+        self._last = self.started
+
+    def mark(self, stage: str) -> None:
+        now = time.monotonic()
+        self.marks[stage] = self.marks.get(stage, 0.0) + (now - self._last) * 1000
+        self._last = now
+
+    def total_ms(self) -> float:
+        return (time.monotonic() - self.started) * 1000
+
+
+def _log_entry(
+    caller: Caller | None,
+    *,
+    endpoint: str,
+    status_code: int,
+    subject: str = "",
+    request: ValidatedRequest | None = None,
+    delivery: Delivery | None = None,
+    error_code: str = "",
+    clock: StageClock | None = None,
+    model: str = "",
+) -> RequestLogEntry:
+    spec = request.model if request else None
+    marks = clock.marks if clock else {}
+    return RequestLogEntry(
+        request_id=caller.request_id if caller else "",
+        created_at=timezone.now(),
+        endpoint=endpoint,
+        status_code=status_code,
+        tenant_id=caller.tenant.id if caller else None,
+        actor_id=caller.user_id if caller else None,
+        subject=subject,
+        model=spec.name if spec else model,
+        modality=spec.modality if spec else "",
+        task=spec.task if spec else "",
+        error_code=error_code,
+        streamed=bool(request and request.stream),
+        request_bytes=caller.request_bytes if caller else 0,
+        prompt_tokens=delivery.prompt_tokens if delivery else 0,
+        completion_tokens=delivery.completion_tokens if delivery else 0,
+        validate_ms=marks.get("validate", 0.0),
+        preprocess_ms=marks.get("preprocess", 0.0),
+        queue_ms=delivery.queue_ms if delivery else 0.0,
+        execute_ms=delivery.execute_ms if delivery else 0.0,
+        postprocess_ms=marks.get("postprocess", 0.0),
+        total_ms=clock.total_ms() if clock else 0.0,
+    )
+
+
+async def subject_of(caller: Caller) -> str:
+    if caller.subject:
+        return caller.subject
+    return await sync_to_async(subject_pseudonym_get)(
+        tenant_id=caller.tenant.id, reference=caller.subject_reference
+    )
+
+
+async def _refuse(caller: Caller, error: ApiError, *, clock: StageClock, model: str) -> ApiError:
+    """Record a request refused before reaching a model, and hand the error back to raise."""
+    subject = await subject_of(caller)
+    await request_log_awrite(
+        _log_entry(
+            caller,
+            endpoint=caller.endpoint,
+            status_code=error.status,
+            subject=subject,
+            error_code=error.code,
+            clock=clock,
+            model=model,
+        )
+    )
+    error.recorded = True
+    return error
+
+
+class GenerationRun:
+    """One text generation request, admitted to its pool; `pieces()` delivers it."""
+
+    def __init__(self, request: ValidatedRequest, subject: str, clock: StageClock):
+        self.request = request
+        self.subject = subject
+        self.delivery: Delivery | None = None
+        self._clock = clock
+        pool = pool_get(request.model.name)
+        self._handle = pool.submit(preprocess_generation(request), loop=asyncio.get_running_loop())
+        clock.mark("preprocess")
+        self._decoder = StreamDecoder(pool.runner.tokenizer, request.stop)
+
+    async def pieces(self) -> AsyncIterator[str]:
+        """Text as it becomes final; records the request however the stream ends."""
+        text: list[str] = []
+        outcome: tuple[int, str] = (500, "internal_error")
+        try:
+            async for event in self._handle.events():
+                if isinstance(event, ModelOutput):
+                    tail = self._decoder.flush()
+                    text.append(tail)
+                    self.delivery = postprocess_generation(
+                        event, text="".join(text), stopped_by_sequence=self._decoder.stopped
+                    )
+                    self._clock.mark("postprocess")
+                    outcome = (200, "")
+                    if tail:
+                        yield tail
+                    return
+                piece = self._decoder.push(event.token_id)
+                if self._decoder.stopped:
+                    self._handle.cancel()
+                if piece:
+                    text.append(piece)
+                    yield piece
+        except ApiError as error:
+            outcome = (error.status, error.code)
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            outcome = (499, "cancelled")
+            raise
+        finally:
+            self._handle.cancel()
+            await self._record(*outcome)
+
+    async def _record(self, status_code: int, error_code: str) -> None:
+        entry = _log_entry(
+            self.request.caller,
+            endpoint=self.request.caller.endpoint,
+            status_code=status_code,
+            subject=self.subject,
+            request=self.request,
+            delivery=self.delivery,
+            error_code=error_code,
+            clock=self._clock,
+        )
+        if status_code == 499:
+            # The caller's task is being cancelled: write from a task of its own.
+            task = asyncio.get_running_loop().create_task(request_log_awrite(entry))
+            _pending_records.add(task)
+            task.add_done_callback(_pending_records.discard)
+        else:
+            await request_log_awrite(entry)
+
+    async def complete(self) -> Delivery:
+        async for _ in self.pieces():
+            pass
+        return self.delivery
+
+
+async def validated(
+    validate: Callable[..., ValidatedRequest], *, caller: Caller, payload, clock: StageClock
+) -> ValidatedRequest:
+    """Stage 1, off the event loop; a refusal is recorded before it is raised."""
+    try:
+        request = await sync_to_async(validate, thread_sensitive=False)(
+            caller=caller, payload=payload
+        )
+    except ApiError as error:
+        raise await _refuse(caller, error, clock=clock, model=payload.model) from None
+    clock.mark("validate")
+    return request
+
+
+async def generation_start(*, caller: Caller, payload: GenerationPayload) -> GenerationRun:
+    """Stages 1-3 up to admission: refusals raise here, before any response is sent."""
+    clock = StageClock()
+    request = await validated(validate_generation, caller=caller, payload=payload, clock=clock)
+    subject = await subject_of(caller)
+    try:
+        return GenerationRun(request, subject, clock)
+    except ApiError as error:
+        raise await _refuse(caller, error, clock=clock, model=payload.model) from None
+
+
+async def embeddings_create(*, caller: Caller, payload: EmbeddingsPayload) -> Delivery:
+    clock = StageClock()
+    request = await validated(validate_embeddings, caller=caller, payload=payload, clock=clock)
+    try:
+        pool = pool_get(request.model.name)
+        handle = pool.submit(preprocess_embeddings(request), loop=asyncio.get_running_loop())
+        clock.mark("preprocess")
+    except ApiError as error:
+        raise await _refuse(caller, error, clock=clock, model=payload.model) from None
+    subject = await subject_of(caller)
+    status, code, delivery = 500, "internal_error", None
+    try:
+        async for output in handle.events():
+            delivery = postprocess_embeddings(output)
+        clock.mark("postprocess")
+        status, code = 200, ""
+        return delivery
+    except ApiError as error:
+        status, code = error.status, error.code
+        raise
+    finally:
+        await request_log_awrite(
+            _log_entry(
+                caller,
+                endpoint=caller.endpoint,
+                status_code=status,
+                subject=subject,
+                request=request,
+                delivery=delivery,
+                error_code=code,
+                clock=clock,
+            )
+        )
+
+
+async def request_failure_record(
+    *,
+    request_id: str,
+    endpoint: str,
+    status_code: int,
+    error_code: str,
+    user,
+    request_bytes: int,
+) -> None:
+    """Record a request refused before the pipeline saw it (authentication, parsing, shape)."""
+    tenant_id = getattr(user, "tenant_id", None)  # None when authentication failed
+    subject = ""
+    if tenant_id is not None:
+        subject = await sync_to_async(subject_pseudonym_get)(
+            tenant_id=tenant_id, reference=f"user:{user.id}"
+        )
+    await request_log_awrite(
+        RequestLogEntry(
+            request_id=request_id,
+            created_at=timezone.now(),
+            endpoint=endpoint,
+            status_code=status_code,
+            tenant_id=tenant_id,
+            actor_id=getattr(user, "id", None),
+            subject=subject,
+            error_code=error_code,
+            request_bytes=request_bytes,
+        )
+    )

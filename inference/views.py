@@ -1,0 +1,16 @@
+"""Browser pages for inference; the work happens over the websocket (consumers.py)."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import render
+
+from inference.registry import model_list
+from portal.permissions import user_can_run_inference
+
+
+@login_required
+def text_page(request):
+    if not user_can_run_inference(request.user):
+        raise PermissionDenied
+    models = [spec.name for spec in model_list() if spec.task == "text-generation"]
+    return render(request, "inference/text.html", {"models": models})
