@@ -122,6 +122,7 @@ class Pool:
         self.spec = spec
         self.runner = runner
         self.device = runner.device
+        self.batches_run = 0  # how many batches reached the model
         self._queue: Queue[Handle] = Queue()
         self._thread = threading.Thread(target=self._work, name=f"pool-{spec.pool}", daemon=True)
         self._thread.start()
@@ -138,6 +139,7 @@ class Pool:
             "weight_bytes": self.runner.weight_bytes,
             "state": "ready" if self._thread.is_alive() else "stopped",
             "queued": self._queue.qsize(),
+            "batches_run": self.batches_run,
         }
 
     def _work(self) -> None:
@@ -154,6 +156,7 @@ class Pool:
 
     def _execute(self, batch: list[Handle]) -> None:
         """A failure fails this batch only; the pool goes on serving."""
+        self.batches_run += 1
         try:
             with torch.inference_mode():
                 self.runner.execute_batch(batch)
@@ -200,3 +203,8 @@ def pools_start_all() -> None:
 
 def pool_infos() -> dict[str, dict]:
     return {name: pool.info() for name, pool in _pools.items()}
+
+
+def batches_run_total() -> int:
+    """Batches run by every pool of this process: what proves a refusal reached no model."""
+    return sum(pool.batches_run for pool in _pools.values())
