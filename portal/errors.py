@@ -44,16 +44,15 @@ class ApiError(Exception):
 
     recorded = False  # set once the request log holds this failure
 
-    def __init__(self, code: str, message: str, *, param: str | None = None):
+    def __init__(
+        self, code: str, message: str, *, param: str | None = None, status: int | None = None
+    ):
         assert code in ERROR_CODES, code
         super().__init__(message)
         self.code = code
         self.message = message
         self.param = param
-
-    @property
-    def status(self) -> int:
-        return ERROR_CODES[self.code][0]
+        self.status = status or ERROR_CODES[code][0]
 
     def body(self) -> dict:
         return {
@@ -104,7 +103,7 @@ def api_error_from_exception(exc: Exception) -> ApiError:
     if isinstance(exc, (exceptions.ParseError, SuspiciousOperation)):
         return ApiError("invalid_request", "The request body could not be parsed.")
     if isinstance(exc, exceptions.MethodNotAllowed):
-        return ApiError("invalid_request", str(exc.detail))
+        return ApiError("invalid_request", str(exc.detail), status=405)
     if isinstance(exc, exceptions.APIException):
         return ApiError("invalid_request", str(exc.detail))
     log_internal_error(exc)

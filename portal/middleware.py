@@ -115,4 +115,4 @@ class ApiErrorMiddleware(_Middleware):
             "payload_too_large": "The request body is larger than this server accepts.",
             "internal_error": "The server failed to process the request.",
         }
-        return error_json_response(ApiError(code, messages[code]))
+        return error_json_response(ApiError(code, messages[code], status=response.status_code))

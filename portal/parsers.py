@@ -6,6 +6,7 @@ than MAX_DEPTH (the standard parser answers 1,000 levels with a RecursionError, 
 
 import json
 
+from django.conf import settings
 from rest_framework.parsers import JSONParser
 
 from portal.errors import ApiError
@@ -71,9 +72,26 @@ def strict_json_loads(raw: bytes) -> object:
     return value
 
 
+def _read_limited(stream, limit: int) -> bytes:
+    """The body, refused before parsing when it is over the limit (declared or actual)."""
+    raw = stream.read(limit + 1) if stream is not None else b""
+    if len(raw) > limit:
+        raise ApiError(
+            "payload_too_large", f"The request body is larger than {limit} bytes."
+        )
+    return raw
+
+
 class StrictJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
-        raw = stream.read() if stream is not None else b""
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        request = (parser_context or {}).get("request")
+        declared = int(request.META.get("CONTENT_LENGTH") or 0) if request else 0
+        if declared > limit:
+            raise ApiError(
+                "payload_too_large", f"The request body is larger than {limit} bytes."
+            )
+        raw = _read_limited(stream, limit)
         if not raw.strip():
             raise ApiError("invalid_request", "The request body is empty; JSON was expected.")
         return strict_json_loads(raw)

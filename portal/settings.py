@@ -123,8 +123,6 @@ def _database() -> dict:
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": VAR_DIR / "custos.sqlite3",
-        # A file, not memory: the live server in the tests reads it from other threads.
-        "TEST": {"NAME": VAR_DIR / "test.sqlite3"},
         "OPTIONS": {
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             "transaction_mode": "IMMEDIATE",

@@ -6,10 +6,12 @@ thread of the test process, so tests can talk to it over HTTP and read the datab
 
 import http.client
 import json
+import os
 import socket
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -20,6 +22,27 @@ from portal.roles import Role
 from portal.services.accounts import token_issue, user_create
 
 PASSWORD = "correct horse battery staple"
+
+
+def _test_db_path() -> Path:
+    from django.conf import settings
+
+    return Path(settings.VAR_DIR) / f"test-{os.getpid()}.sqlite3"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings():
+    """A test database file of this run's own, so concurrent test runs never share one."""
+    from django.conf import settings
+
+    default = settings.DATABASES["default"]
+    if default["ENGINE"].endswith("sqlite3"):
+        default.setdefault("TEST", {})["NAME"] = str(_test_db_path())
+
+
+def pytest_unconfigure(config):
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{_test_db_path()}{suffix}").unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
