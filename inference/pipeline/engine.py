@@ -112,7 +112,7 @@ def collect_batch(handles: Queue, *, max_size: int, max_wait_s: float) -> list[H
             batch.append(handles.get(timeout=left))
         except Empty:
             break
-    return [handle for handle in batch if not handle.cancelled.is_set()]
+    return batch
 
 
 class Pool:
@@ -151,8 +151,11 @@ class Pool:
                 max_size=self.spec.max_batch_size,
                 max_wait_s=self.spec.max_wait_ms / 1000,
             )
-            if batch:
-                self._execute(batch)
+            for handle in batch:
+                if handle.cancelled.is_set():  # gave up while queued: never reaches the model
+                    handle.finish(ModelOutput(finish_reason="cancelled"))
+            if live := [handle for handle in batch if not handle.cancelled.is_set()]:
+                self._execute(live)
 
     def _execute(self, batch: list[Handle]) -> None:
         """A failure fails this batch only; the pool goes on serving."""

@@ -120,6 +120,12 @@ def validate_generation(*, caller: Caller, payload: GenerationPayload) -> Valida
     content_policy_check(tenant=caller.tenant, texts=texts)
     prompt_ids = _prompt_ids(spec, payload)
     context = model_context_length(spec)
+    if len(prompt_ids) >= context:
+        raise ApiError(
+            "context_length_exceeded",
+            f"This model's context is {context} tokens; the prompt has {len(prompt_ids)}.",
+            param=param,
+        )
     max_tokens = payload.max_tokens or min(
         settings.INFERENCE_DEFAULT_MAX_TOKENS, context - len(prompt_ids)
     )
@@ -128,7 +134,7 @@ def validate_generation(*, caller: Caller, payload: GenerationPayload) -> Valida
             "context_length_exceeded",
             f"This model's context is {context} tokens; the prompt has {len(prompt_ids)} and "
             f"{max_tokens} more were asked for.",
-            param="max_tokens" if len(prompt_ids) < context else param,
+            param="max_tokens",
         )
     return ValidatedRequest(
         caller=caller,
