@@ -33,8 +33,7 @@ from inference.pipeline.validate import (
 )
 from portal.errors import ApiError
 
-# NOTE: log writes scheduled from a cancelled request are kept here until they finish, so the
-# event loop does not drop them.
+# Log writes in flight from streams that may be cancelled: held so they are not collected.
 _pending_records: set[asyncio.Task] = set()
 
 
@@ -180,13 +179,12 @@ class GenerationRun:
             error_code=error_code,
             clock=self._clock,
         )
-        if status_code == 499:
-            # The caller's task is being cancelled: write from a task of its own.
-            task = asyncio.get_running_loop().create_task(request_log_awrite(entry))
-            _pending_records.add(task)
-            task.add_done_callback(_pending_records.discard)
-        else:
-            await request_log_awrite(entry)
+        # NOTE: shielded, so a caller cancelled again while this is written (a client that
+        # hung up) still leaves its row; the set keeps the write alive until it lands.
+        write = asyncio.ensure_future(request_log_awrite(entry))
+        _pending_records.add(write)
+        write.add_done_callback(_pending_records.discard)
+        await asyncio.shield(write)
 
     async def complete(self) -> Delivery:
         async for _ in self.pieces():

@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 
-from inference.registry import model_list
+from inference.registry import model_context_length, model_list
 from portal.permissions import user_can_run_inference
 
 
@@ -12,5 +12,9 @@ from portal.permissions import user_can_run_inference
 def text_page(request):
     if not user_can_run_inference(request.user):
         raise PermissionDenied
-    models = [spec.name for spec in model_list() if spec.task == "text-generation"]
+    models = [
+        {"name": spec.name, "context": model_context_length(spec)}
+        for spec in model_list()
+        if spec.task == "text-generation"
+    ]
     return render(request, "inference/text.html", {"models": models})

@@ -3,7 +3,6 @@
 from knox.auth import TokenAuthentication
 from rest_framework import exceptions
 
-
 # NOTE: a token in a URL ends up in proxy logs, browser history and referrers; refuse it
 # outright rather than ignore it, so the caller learns at once.
 QUERY_TOKEN_PARAMS = ("api_key", "apikey", "token", "access_token", "key", "auth")

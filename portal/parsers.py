@@ -76,9 +76,7 @@ def _read_limited(stream, limit: int) -> bytes:
     """The body, refused before parsing when it is over the limit (declared or actual)."""
     raw = stream.read(limit + 1) if stream is not None else b""
     if len(raw) > limit:
-        raise ApiError(
-            "payload_too_large", f"The request body is larger than {limit} bytes."
-        )
+        raise ApiError("payload_too_large", f"The request body is larger than {limit} bytes.")
     return raw
 
 
@@ -88,9 +86,7 @@ class StrictJSONParser(JSONParser):
         request = (parser_context or {}).get("request")
         declared = int(request.META.get("CONTENT_LENGTH") or 0) if request else 0
         if declared > limit:
-            raise ApiError(
-                "payload_too_large", f"The request body is larger than {limit} bytes."
-            )
+            raise ApiError("payload_too_large", f"The request body is larger than {limit} bytes.")
         raw = _read_limited(stream, limit)
         if not raw.strip():
             raise ApiError("invalid_request", "The request body is empty; JSON was expected.")

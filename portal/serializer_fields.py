@@ -4,6 +4,7 @@ DRF's defaults coerce ("10" becomes 10, "yes" becomes True, 5 becomes "5"); an A
 promises a clear error for wrong types must not guess.
 """
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -35,6 +36,9 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
+@extend_schema_field(
+    {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+)
 class StringOrListField(serializers.Field):
     """A string, or a list of strings (OpenAI's `stop` and `input`); always a tuple inside."""
 

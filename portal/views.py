@@ -5,14 +5,13 @@ from django.shortcuts import render
 
 from compliance.selectors import request_log_list
 from inference.jobs import job_list
-from portal.permissions import user_can_run_inference
 
 HISTORY_ROWS = 100
 
 
 @login_required
 def home(request):
-    return render(request, "portal/home.html", {"can_run": user_can_run_inference(request.user)})
+    return render(request, "portal/home.html")
 
 
 @login_required

@@ -95,6 +95,7 @@ class JobListCreateApi(InferenceApiView):
             )
         },
         tags=["Jobs"],
+        operation_id="api_v1_jobs_list",
     )
     async def get(self, request):
         limit = min(_int_param(request, "limit", 50), MAX_PAGE)
@@ -108,7 +109,9 @@ class JobListCreateApi(InferenceApiView):
 class JobDetailApi(InferenceApiView):
     endpoint = JOB_ENDPOINT
 
-    @extend_schema(responses={200: JobSerializer}, tags=["Jobs"])
+    @extend_schema(
+        responses={200: JobSerializer}, tags=["Jobs"], operation_id="api_v1_job_retrieve"
+    )
     async def get(self, request, job_id):
         job = await sync_to_async(job_get)(viewer=request.user, job_id=job_id)
         return Response(JobSerializer(job).data)

@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 from adrf.views import APIView
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -32,6 +32,20 @@ from portal.serializer_fields import (
 )
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string"},
+            {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"type": {"enum": ["text"]}, "text": {"type": "string"}},
+                },
+            },
+        ]
+    }
+)
 class MessageContentField(serializers.Field):
     """A message's content: a string, or a list of `{"type": "text", "text": ...}` parts."""
 
@@ -370,7 +384,9 @@ class ModelListApi(APIView):
 
 class ModelDetailApi(APIView):
     @extend_schema(
-        responses={200: OpenApiResponse(description="One model.")}, tags=["OpenAI-compatible"]
+        responses={200: OpenApiResponse(description="One model.")},
+        operation_id="v1_model_retrieve",
+        tags=["OpenAI-compatible"],
     )
     async def get(self, request, model: str):
         return Response(_model_object(model_get(model)))

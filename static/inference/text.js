@@ -7,7 +7,14 @@
   const error = document.getElementById("error");
   const send = document.getElementById("send");
   const stop = document.getElementById("stop");
+  const model = document.getElementById("model");
+  const maxTokens = document.getElementById("max-tokens");
   let socket = null;
+
+  // The most a request may ask for is the chosen model's context.
+  model.addEventListener("change", function () {
+    maxTokens.max = model.selectedOptions[0].dataset.context;
+  });
 
   function setBusy(busy) {
     send.disabled = busy;

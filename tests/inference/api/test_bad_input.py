@@ -36,7 +36,8 @@ JSON_CASES = {
     "nested 1,000 levels": (nested(1000), 400, "invalid_request"),
     "nested 100 levels": (nested(100), 400, "invalid_request"),
     "duplicate keys": (
-        b'{"model": "tiny-chat", "model": "other", "messages": [{"role": "user", "content": "hi"}]}',
+        b'{"model": "tiny-chat", "model": "other", '
+        b'"messages": [{"role": "user", "content": "hi"}]}',
         400,
         "invalid_request",
     ),
@@ -69,7 +70,11 @@ JSON_CASES = {
     ),
     "unknown model": (chat_body(model="gpt-17"), 404, "model_not_found"),
     "embedding model for chat": (chat_body(model="minilm-embed"), 404, "model_not_found"),
-    "empty prompt": (chat_body(messages=[{"role": "user", "content": "  "}]), 400, "invalid_request"),
+    "empty prompt": (
+        chat_body(messages=[{"role": "user", "content": "  "}]),
+        400,
+        "invalid_request",
+    ),
     "no messages": (chat_body(messages=[]), 400, "invalid_request"),
     "negative max_tokens": (chat_body(max_tokens=-5), 400, "invalid_request"),
     "zero max_tokens": (chat_body(max_tokens=0), 400, "invalid_request"),
@@ -133,7 +138,9 @@ def test_wrong_content_type_is_refused(post, model_calls):
 
 
 def test_missing_token(post, model_calls):
-    assert_refused_cleanly(post(chat_body(), token=None), 401, "authentication_required", model_calls, 0)
+    assert_refused_cleanly(
+        post(chat_body(), token=None), 401, "authentication_required", model_calls, 0
+    )
 
 
 def test_wrong_token(post, model_calls):
@@ -146,7 +153,9 @@ def test_expired_token(post, model_calls, api_user):
     AuthToken.objects.filter(user=api_user, token_key=token[:15]).update(
         expiry=timezone.now() - timedelta(seconds=1)
     )
-    assert_refused_cleanly(post(chat_body(), token=token), 401, "authentication_required", model_calls, 0)
+    assert_refused_cleanly(
+        post(chat_body(), token=token), 401, "authentication_required", model_calls, 0
+    )
 
 
 def test_revoked_token(post, model_calls, api_user, api_token):
@@ -195,7 +204,9 @@ def test_wrong_method_answers_the_envelope(asgi_server, api_token):
 
 def test_bad_embeddings_input(post, model_calls):
     body = json.dumps({"model": "minilm-embed", "input": [[1, 2, 3]]}).encode()
-    assert_refused_cleanly(post(body, path="/v1/embeddings"), 400, "invalid_request", model_calls, 0)
+    assert_refused_cleanly(
+        post(body, path="/v1/embeddings"), 400, "invalid_request", model_calls, 0
+    )
 
 
 def test_refusals_leave_no_content_in_logs(post, caplog):

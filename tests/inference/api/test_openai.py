@@ -64,7 +64,9 @@ def test_streamed_chat_equals_the_whole_answer(client):
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == whole
     assert chunks[0].choices[0].delta.role == "assistant"
-    finish = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    finish = [
+        c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason
+    ]
     assert finish == ["length"] or finish == ["stop"]
     assert chunks[-1].usage.completion_tokens <= 10
 
@@ -142,6 +144,8 @@ def test_user_field_names_a_distinct_subject(client, api_user):
     client.chat.completions.create(user="patient-1", **ask)
     client.chat.completions.create(user="patient-2", **ask)
     client.chat.completions.create(**ask)
-    subjects = set(RequestLog.objects.filter(actor_id=api_user.id).values_list("subject", flat=True))
+    subjects = set(
+        RequestLog.objects.filter(actor_id=api_user.id).values_list("subject", flat=True)
+    )
     assert len(subjects) == 3
     assert not any("patient" in subject for subject in subjects)

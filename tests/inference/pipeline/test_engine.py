@@ -100,7 +100,9 @@ def test_pool_reports_device_dtype_and_weights():
 
 def generate(pool, prompt_ids, max_new_tokens=12, **params) -> Handle:
     prepared = PreparedText(
-        input_ids=torch.tensor(prompt_ids, device=pool.device), max_new_tokens=max_new_tokens, **params
+        input_ids=torch.tensor(prompt_ids, device=pool.device),
+        max_new_tokens=max_new_tokens,
+        **params,
     )
     return pool.submit(prepared)
 

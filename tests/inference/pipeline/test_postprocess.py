@@ -49,4 +49,8 @@ def test_a_possible_stop_prefix_is_held_back_until_resolved(tokenizer):
 def test_finish_reason_is_stop_when_a_stop_sequence_ended_it():
     output = ModelOutput(token_ids=(1, 2), finish_reason="cancelled", prompt_tokens=3)
     delivery = postprocess_generation(output, text="ab", stopped_by_sequence=True)
-    assert (delivery.finish_reason, delivery.completion_tokens, delivery.prompt_tokens) == ("stop", 2, 3)
+    assert (delivery.finish_reason, delivery.completion_tokens, delivery.prompt_tokens) == (
+        "stop",
+        2,
+        3,
+    )

@@ -55,32 +55,55 @@ def test_prompt_plus_max_tokens_over_context_is_refused(caller):
 
 
 def test_prompt_alone_over_context_is_refused(caller):
-    error = refused(validate_generation, caller, chat(messages=({"role": "user", "content": "a b " * 600},)))
+    error = refused(
+        validate_generation, caller, chat(messages=({"role": "user", "content": "a b " * 600},))
+    )
     assert error.code == "context_length_exceeded" and error.param == "messages"
 
 
 def test_character_limit_is_checked_before_tokenizing(caller, settings):
     settings.INFERENCE_MAX_PROMPT_CHARS = 10
-    error = refused(validate_generation, caller, chat(messages=({"role": "user", "content": "x" * 11},)))
+    error = refused(
+        validate_generation, caller, chat(messages=({"role": "user", "content": "x" * 11},))
+    )
     assert error.code == "context_length_exceeded"
 
 
 def test_blank_prompt_is_refused(caller):
-    assert refused(validate_generation, caller, chat(messages=({"role": "user", "content": " \n"},))).code == "invalid_request"
+    assert (
+        refused(
+            validate_generation, caller, chat(messages=({"role": "user", "content": " \n"},))
+        ).code
+        == "invalid_request"
+    )
 
 
 def test_unknown_model_and_wrong_task_are_refused(caller):
-    assert refused(validate_generation, caller, GenerationPayload(model="nope", prompt="x")).code == "model_not_found"
-    assert refused(validate_generation, caller, GenerationPayload(model="minilm-embed", prompt="x")).code == "model_not_found"
+    assert (
+        refused(validate_generation, caller, GenerationPayload(model="nope", prompt="x")).code
+        == "model_not_found"
+    )
+    assert (
+        refused(
+            validate_generation, caller, GenerationPayload(model="minilm-embed", prompt="x")
+        ).code
+        == "model_not_found"
+    )
 
 
 def test_tenant_blocklist_refuses_whole_words_case_insensitively(caller, tenant):
     tenant.blocked_terms = ["Project Falcon"]
     tenant.save()
-    error = refused(validate_generation, caller, chat(messages=({"role": "user", "content": "status of project falcon?"},)))
+    error = refused(
+        validate_generation,
+        caller,
+        chat(messages=({"role": "user", "content": "status of project falcon?"},)),
+    )
     assert error.code == "content_policy_violation"
     assert "falcon" not in error.message.lower()
-    validate_generation(caller=caller, payload=chat(messages=({"role": "user", "content": "falconry"},)))
+    validate_generation(
+        caller=caller, payload=chat(messages=({"role": "user", "content": "falconry"},))
+    )
 
 
 def test_empty_stop_sequence_is_refused(caller):

@@ -1,0 +1,59 @@
+from django.utils import timezone
+
+from compliance.models import RequestLog
+from portal.roles import Role
+from tests.conftest import PASSWORD
+
+
+def test_pages_need_a_login(client, db):
+    for path in ("/", "/history/", "/text/"):
+        response = client.get(path)
+        assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_login_then_home(client, make_user):
+    make_user("carol")
+    response = client.post("/login/", {"username": "carol", "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == "/"
+    page = client.get("/").content.decode()
+    assert "carol" in page and 'href="/text/"' in page
+
+
+def test_logout_is_a_post(client, make_user):
+    client.force_login(make_user("carol"))
+    assert client.post("/logout/").status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_history_shows_only_own_rows(client, make_user):
+    carol, dave = make_user("carol"), make_user("dave")
+    for user, model in ((carol, "tiny-chat"), (dave, "minilm-embed")):
+        RequestLog.objects.create(
+            request_id="x",
+            created_at=timezone.now(),
+            endpoint="/v1/x",
+            status_code=200,
+            actor_id=user.id,
+            model=model,
+        )
+    client.force_login(carol)
+    page = client.get("/history/").content.decode()
+    assert "tiny-chat" in page and "minilm-embed" not in page
+
+
+def test_auditor_sees_no_text_page(client, make_user):
+    client.force_login(make_user("audrey", Role.AUDITOR))
+    assert client.get("/text/").status_code == 403
+    assert 'href="/text/"' not in client.get("/").content.decode()
+
+
+def test_text_page_offers_generation_models_only(client, make_user):
+    client.force_login(make_user("carol"))
+    page = client.get("/text/").content.decode()
+    assert 'value="tiny-chat"' in page and 'value="minilm-embed"' not in page
+
+
+def test_pages_carry_a_strict_content_security_policy(client, db):
+    response = client.get("/login/")
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+    assert len(response["X-Request-ID"]) == 32
