@@ -10,16 +10,18 @@ Usage (the server must be running, migrated and seeded with `manage.py seed_demo
     .venv/bin/python docs/screenshots.py [BASE_URL]     # default http://127.0.0.1:8000
 
 The password comes from var/demo-credentials.json, written by seed_demo. There is no browser
-download offline: the script drives the system's Chromium (/usr/bin/chromium, or $CHROMIUM).
+download offline: the script drives the system's Chromium (/usr/bin/chromium, or $CUSTOS_CHROMIUM).
 """
 
 import json
-import os
 import re
 import sys
 from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.e2e.chromium import chromium_launch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_DIR = ROOT / "docs" / "screenshots"
@@ -27,17 +29,6 @@ CREDENTIALS = ROOT / "var" / "demo-credentials.json"
 USERNAME = "demo-user"
 PROMPT = "Summarise the discharge note in two sentences."
 VIEWPORT = {"width": 1280, "height": 800}
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def main(base_url: str) -> None:
@@ -46,7 +37,7 @@ def main(base_url: str) -> None:
     OUT_DIR.mkdir(parents=True, exist_ok=True)
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = chromium_launch(playwright)
         context = browser.new_context(viewport=VIEWPORT)
         context.set_default_timeout(30_000)
         page = context.new_page()

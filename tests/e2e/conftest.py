@@ -11,22 +11,9 @@ module-scoped, the test database is created before it starts, and both the loop 
 permission end when the module's tests are done.
 """
 
-import os
-from pathlib import Path
-
 import pytest
 
-CHROMIUM = Path(os.environ.get("CUSTOS_E2E_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.e2e.chromium import CHROMIUM, chromium_launch
 
 
 @pytest.fixture(scope="module")
@@ -34,14 +21,14 @@ def browser(django_db_setup):
     if not CHROMIUM.exists():
         pytest.fail(
             f"The browser tests need Chromium at {CHROMIUM} (apt-get install chromium, or set "
-            "CUSTOS_E2E_CHROMIUM to its path); `playwright install` cannot download one offline.",
+            "CUSTOS_CHROMIUM to its path); `playwright install` cannot download one offline.",
             pytrace=False,
         )
     from playwright.sync_api import sync_playwright
 
     with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = chromium_launch(playwright)
         yield browser
         browser.close()
 
