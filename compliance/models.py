@@ -50,6 +50,7 @@ class RequestLog(models.Model):
     validate_ms = models.FloatField(default=0)
     preprocess_ms = models.FloatField(default=0)
     queue_ms = models.FloatField(default=0)
+    kv_cache_bytes = models.PositiveBigIntegerField(default=0)
     execute_ms = models.FloatField(default=0)
     postprocess_ms = models.FloatField(default=0)
     total_ms = models.FloatField(default=0)

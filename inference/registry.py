@@ -31,6 +31,9 @@ class ModelSpec:
     max_wait_ms: float = 5.0
     pool: str = ""
     region: str = "local"
+    kv_cache_budget_mb: float = 0  # 0: no limit beyond the batch size
+    scrub: bool = False  # overwrite per-request buffers with zeros before releasing them
+    tenants: tuple[str, ...] = ()  # when set, the pool serves these tenants only
 
     @property
     def modality(self) -> str:
@@ -51,6 +54,7 @@ def _spec_from_table(table: dict, models_dir: Path) -> ModelSpec:
             **table,
             "path": path if path.is_absolute() else models_dir / path,
             "pool": table.get("pool") or table["name"],
+            "tenants": tuple(table.get("tenants", ())),
         }
     )
 
@@ -68,14 +72,25 @@ def catalogue_load(path: str) -> dict[str, ModelSpec]:
     return by_name
 
 
-def model_list() -> list[ModelSpec]:
-    return list(catalogue_load(settings.PORTAL_MODELS).values())
+def model_serves(spec: ModelSpec, tenant_slug: str | None) -> bool:
+    """A pool dedicated to tenants serves no one else (and does not show itself to them)."""
+    return not spec.tenants or tenant_slug in spec.tenants
 
 
-def model_get(name: str, *, task: str | None = None) -> ModelSpec:
-    """The named model, refused with model_not_found if absent or not serving this task."""
+def model_list(*, tenant_slug: str | None = None) -> list[ModelSpec]:
+    return [
+        spec
+        for spec in catalogue_load(settings.PORTAL_MODELS).values()
+        if tenant_slug is None or model_serves(spec, tenant_slug)
+    ]
+
+
+def model_get(name: str, *, task: str | None = None, tenant_slug: str | None = None) -> ModelSpec:
+    """The named model, refused with model_not_found if absent, not serving this task, or
+    dedicated to other tenants."""
     spec = catalogue_load(settings.PORTAL_MODELS).get(name)
-    if spec is None or (task is not None and spec.task != task):
+    hidden = spec is not None and tenant_slug is not None and not model_serves(spec, tenant_slug)
+    if spec is None or hidden or (task is not None and spec.task != task):
         suffix = f" for {task}" if task else ""
         raise ApiError("model_not_found", f"No model named '{name}'{suffix}.", param="model")
     return spec
@@ -120,10 +135,25 @@ def model_tokenizer(spec: ModelSpec):
 
 
 @lru_cache(maxsize=32)
-def model_context_length(spec: ModelSpec) -> int:
-    """How many tokens the model attends to: prompt plus output must fit."""
+def _model_config(spec: ModelSpec):
     from transformers import AutoConfig
 
-    config = AutoConfig.from_pretrained(model_available(spec).path, local_files_only=True)
+    return AutoConfig.from_pretrained(model_available(spec).path, local_files_only=True)
+
+
+def model_kv_cache_bytes_per_token(spec: ModelSpec) -> int:
+    """Keys and values of every layer for one token, from the model's config."""
+    config = _model_config(spec)
+    text = config.get_text_config()
+    heads = getattr(text, "num_key_value_heads", None) or text.num_attention_heads
+    head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+    element_bytes = torch.finfo(model_dtype(spec)).bits // 8
+    return 2 * text.num_hidden_layers * heads * head_dim * element_bytes
+
+
+@lru_cache(maxsize=32)
+def model_context_length(spec: ModelSpec) -> int:
+    """How many tokens the model attends to: prompt plus output must fit."""
+    config = _model_config(spec)
     limit = getattr(config, "max_position_embeddings", None) or config.n_positions
     return min(limit, model_tokenizer(spec).model_max_length)

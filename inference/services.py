@@ -90,6 +90,7 @@ def _log_entry(
         validate_ms=marks.get("validate", 0.0),
         preprocess_ms=marks.get("preprocess", 0.0),
         queue_ms=delivery.queue_ms if delivery else 0.0,
+        kv_cache_bytes=request.kv_cache_bytes if request else 0,
         execute_ms=delivery.execute_ms if delivery else 0.0,
         postprocess_ms=marks.get("postprocess", 0.0),
         total_ms=clock.total_ms() if clock else 0.0,

@@ -14,7 +14,7 @@ def text_page(request):
         raise PermissionDenied
     models = [
         {"name": spec.name, "context": model_context_length(spec)}
-        for spec in model_list()
+        for spec in model_list(tenant_slug=request.user.tenant.slug)
         if spec.task == "text-generation"
     ]
     return render(request, "inference/text.html", {"models": models})

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from inference.pipeline.engine import batches_run_total
+from inference.pipeline.engine import steps_run_total
 from portal.models import Tenant
 from portal.roles import Role
 from portal.services.accounts import token_issue, user_create
@@ -150,6 +150,6 @@ def raw_request(
 
 @pytest.fixture
 def model_calls():
-    """Counts batches that reached any model since the fixture was created."""
-    start = batches_run_total()
-    return lambda: batches_run_total() - start
+    """Counts model steps run since the fixture was created."""
+    start = steps_run_total()
+    return lambda: steps_run_total() - start

@@ -32,6 +32,7 @@ class RequestLogEntry:
     validate_ms: float = 0.0
     preprocess_ms: float = 0.0
     queue_ms: float = 0.0
+    kv_cache_bytes: int = 0
     execute_ms: float = 0.0
     postprocess_ms: float = 0.0
     total_ms: float = 0.0

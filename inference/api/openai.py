@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import numpy as np
-from adrf.views import APIView
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
@@ -373,20 +372,25 @@ def _model_object(spec: ModelSpec) -> dict:
     }
 
 
-class ModelListApi(APIView):
+class ModelListApi(InferenceApiView):
+    endpoint = "/v1/models"
+
     @extend_schema(
         responses={200: OpenApiResponse(description="The models this server serves.")},
         tags=["OpenAI-compatible"],
     )
     async def get(self, request):
-        return Response({"object": "list", "data": [_model_object(spec) for spec in model_list()]})
+        specs = model_list(tenant_slug=request.user.tenant.slug)
+        return Response({"object": "list", "data": [_model_object(spec) for spec in specs]})
 
 
-class ModelDetailApi(APIView):
+class ModelDetailApi(InferenceApiView):
+    endpoint = "/v1/models"
+
     @extend_schema(
         responses={200: OpenApiResponse(description="One model.")},
         operation_id="v1_model_retrieve",
         tags=["OpenAI-compatible"],
     )
     async def get(self, request, model: str):
-        return Response(_model_object(model_get(model)))
+        return Response(_model_object(model_get(model, tenant_slug=request.user.tenant.slug)))

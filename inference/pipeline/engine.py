@@ -12,9 +12,11 @@ put on the device is dropped when its batch ends.
 
 import asyncio
 import logging
+import math
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from queue import Empty, Queue
@@ -53,6 +55,7 @@ class Handle:
     prepared: Any
     loop: asyncio.AbstractEventLoop | None = None
     submitted_at: float = field(default_factory=time.monotonic)
+    admitted_at: float | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self):
@@ -75,6 +78,10 @@ class Handle:
         self._put(error)
 
     # called by the caller
+    @property
+    def queue_ms(self) -> float:
+        return ((self.admitted_at or time.monotonic()) - self.submitted_at) * 1000
+
     def cancel(self) -> None:
         """Stop generating for this request; its batch slot is freed at the next step."""
         self.cancelled.set()
@@ -115,15 +122,51 @@ def collect_batch(handles: Queue, *, max_size: int, max_wait_s: float) -> list[H
     return batch
 
 
+def admit(
+    waiting: deque[Handle],
+    *,
+    free_slots: int,
+    free_kv_bytes: float,
+    tenant_id: int | None,
+    dedicated: bool,
+) -> list[Handle]:
+    """Take from the front of `waiting` what may join the running batch now.
+
+    In arrival order, while there are free slots and the KV-cache budget holds; a request that
+    does not fit waits (and keeps everyone behind it waiting: no overtaking). In a pool
+    dedicated to tenants, a batch never mixes tenants.
+    """
+    joining: list[Handle] = []
+    while waiting and len(joining) < free_slots:
+        handle = waiting[0]
+        kv_bytes = getattr(handle.prepared, "kv_cache_bytes", 0)
+        if kv_bytes > free_kv_bytes:
+            break
+        tenant = getattr(handle.prepared, "tenant_id", None)
+        if dedicated and tenant_id is not None and tenant != tenant_id:
+            break
+        tenant_id = tenant
+        free_kv_bytes -= kv_bytes
+        joining.append(waiting.popleft())
+    return joining
+
+
 class Pool:
-    """One model's weights on one device, and the worker thread that batches its requests."""
+    """One model's weights on one device, and the worker thread that schedules its requests.
+
+    The worker runs the model one step at a time: between two steps, waiting requests are
+    admitted into the running batch (KV-cache budget and free slots allowing), and requests
+    that finished or were cancelled have already left it. A runner without steps (embeddings)
+    finishes everything it is given in one step.
+    """
 
     def __init__(self, spec: ModelSpec, runner):
         self.spec = spec
         self.runner = runner
         self.device = runner.device
-        self.batches_run = 0  # how many batches reached the model
+        self.steps_run = 0  # how many times the model ran
         self._queue: Queue[Handle] = Queue()
+        self._waiting: deque[Handle] = deque()
         self._thread = threading.Thread(target=self._work, name=f"pool-{spec.pool}", daemon=True)
         self._thread.start()
 
@@ -132,44 +175,79 @@ class Pool:
         self._queue.put(handle)
         return handle
 
+    @property
+    def kv_cache_budget_bytes(self) -> float:
+        return self.spec.kv_cache_budget_mb * 2**20 if self.spec.kv_cache_budget_mb else math.inf
+
     def info(self) -> dict:
         return {
             "device": str(self.device),
             "dtype": str(self.runner.dtype).removeprefix("torch."),
             "weight_bytes": self.runner.weight_bytes,
             "state": "ready" if self._thread.is_alive() else "stopped",
-            "queued": self._queue.qsize(),
-            "batches_run": self.batches_run,
+            "running": len(self.runner.running),
+            "waiting": self._queue.qsize() + len(self._waiting),
+            "steps_run": self.steps_run,
+            "tenants": list(self.spec.tenants),
         }
 
     def _work(self) -> None:
         if settings.INFERENCE_TORCH_THREADS:
             torch.set_num_threads(settings.INFERENCE_TORCH_THREADS)
         while True:
-            batch = collect_batch(
-                self._queue,
-                max_size=self.spec.max_batch_size,
-                max_wait_s=self.spec.max_wait_ms / 1000,
-            )
-            for handle in batch:
-                if handle.cancelled.is_set():  # gave up while queued: never reaches the model
-                    handle.finish(ModelOutput(finish_reason="cancelled"))
-            if live := [handle for handle in batch if not handle.cancelled.is_set()]:
-                self._execute(live)
+            self._gather()
+            joining = self._admit()
+            if joining or self.runner.running:
+                self._step(joining)
 
-    def _execute(self, batch: list[Handle]) -> None:
-        """A failure fails this batch only; the pool goes on serving."""
-        self.batches_run += 1
+    def _gather(self) -> None:
+        """Move arrivals to the waiting line: block when idle, never while a batch runs."""
+        if not self.runner.running and not self._waiting:
+            self._waiting.extend(
+                collect_batch(
+                    self._queue,
+                    max_size=self.spec.max_batch_size,
+                    max_wait_s=self.spec.max_wait_ms / 1000,
+                )
+            )
+        while True:
+            try:
+                self._waiting.append(self._queue.get_nowait())
+            except Empty:
+                break
+        for handle in [h for h in self._waiting if h.cancelled.is_set()]:
+            self._waiting.remove(handle)  # gave up while waiting: never reaches the model
+            handle.finish(ModelOutput(finish_reason="cancelled"))
+
+    def _admit(self) -> list[Handle]:
+        running = self.runner.running
+        used = sum(getattr(h.prepared, "kv_cache_bytes", 0) for h in running)
+        joining = admit(
+            self._waiting,
+            free_slots=self.spec.max_batch_size - len(running),
+            free_kv_bytes=self.kv_cache_budget_bytes - used,
+            tenant_id=getattr(running[0].prepared, "tenant_id", None) if running else None,
+            dedicated=bool(self.spec.tenants),
+        )
+        now = time.monotonic()
+        for handle in joining:
+            handle.admitted_at = now
+        return joining
+
+    def _step(self, joining: list[Handle]) -> None:
+        """One step of the model; a failure fails the requests in it, and the pool goes on."""
+        self.steps_run += 1
         try:
             with torch.inference_mode():
-                self.runner.execute_batch(batch)
-        except Exception as exc:  # noqa: BLE001 - reported to every request of the batch
-            logger.error("batch failed on pool %s", self.spec.pool, exc_info=exc)
-            for handle in batch:
+                self.runner.step(joining)
+        except Exception as exc:  # noqa: BLE001 - reported to every request of the step
+            logger.error("step failed on pool %s", self.spec.pool, exc_info=exc)
+            failed = {id(h): h for h in [*self.runner.running, *joining]}
+            self.runner.reset()
+            for handle in failed.values():
                 handle.fail(ApiError("internal_error", "The model failed on this batch."))
-        finally:
-            if self.device.type == "cuda":
-                torch.cuda.empty_cache()
+        if not self.runner.running and self.device.type == "cuda":
+            torch.cuda.empty_cache()  # give freed blocks back to the driver while idle
 
 
 _pools: dict[str, Pool] = {}
@@ -208,6 +286,6 @@ def pool_infos() -> dict[str, dict]:
     return {name: pool.info() for name, pool in _pools.items()}
 
 
-def batches_run_total() -> int:
-    """Batches run by every pool of this process: what proves a refusal reached no model."""
-    return sum(pool.batches_run for pool in _pools.values())
+def steps_run_total() -> int:
+    """Model steps run by every pool of this process: what proves a refusal reached no model."""
+    return sum(pool.steps_run for pool in _pools.values())

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from compliance.services.content_policy import content_policy_check
-from inference.registry import ModelSpec, model_context_length, model_get, model_tokenizer
+from inference.registry import (
+    ModelSpec,
+    model_context_length,
+    model_get,
+    model_kv_cache_bytes_per_token,
+    model_tokenizer,
+)
 from portal.errors import ApiError
 from portal.models import Tenant
 
@@ -66,6 +72,7 @@ class ValidatedRequest:
     stop: tuple[str, ...] = ()
     stream: bool = False
     store: bool = True
+    kv_cache_bytes: int = 0
 
     @property
     def prompt_tokens(self) -> int:
@@ -106,8 +113,20 @@ def _prompt_ids(spec: ModelSpec, payload: GenerationPayload) -> tuple[int, ...]:
     return tuple(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
+def _check_capacity(spec: ModelSpec, kv_cache_bytes: int) -> None:
+    """A request whose KV cache alone exceeds the pool's budget could never be admitted."""
+    budget = spec.kv_cache_budget_mb * 2**20
+    if budget and kv_cache_bytes > budget:
+        raise ApiError(
+            "capacity_exceeded",
+            f"This request needs {kv_cache_bytes / 2**20:.1f} MiB of KV cache; the pool of "
+            f"'{spec.name}' has {spec.kv_cache_budget_mb} MiB. Ask for fewer tokens.",
+            param="max_tokens",
+        )
+
+
 def validate_generation(*, caller: Caller, payload: GenerationPayload) -> ValidatedRequest:
-    spec = model_get(payload.model, task="text-generation")
+    spec = model_get(payload.model, task="text-generation", tenant_slug=caller.tenant.slug)
     param = "prompt" if payload.prompt is not None else "messages"
     texts = [payload.prompt] if payload.prompt is not None else _texts_of_messages(payload.messages)
     _check_texts(texts, param=param)
@@ -136,6 +155,8 @@ def validate_generation(*, caller: Caller, payload: GenerationPayload) -> Valida
             f"{max_tokens} more were asked for.",
             param="max_tokens",
         )
+    kv_cache_bytes = (len(prompt_ids) + max_tokens) * model_kv_cache_bytes_per_token(spec)
+    _check_capacity(spec, kv_cache_bytes)
     return ValidatedRequest(
         caller=caller,
         model=spec,
@@ -147,11 +168,12 @@ def validate_generation(*, caller: Caller, payload: GenerationPayload) -> Valida
         stop=payload.stop,
         stream=payload.stream,
         store=payload.store,
+        kv_cache_bytes=kv_cache_bytes,
     )
 
 
 def validate_embeddings(*, caller: Caller, payload: EmbeddingsPayload) -> ValidatedRequest:
-    spec = model_get(payload.model, task="embeddings")
+    spec = model_get(payload.model, task="embeddings", tenant_slug=caller.tenant.slug)
     if len(payload.inputs) > MAX_EMBEDDING_INPUTS:
         raise ApiError(
             "invalid_request", f"Give at most {MAX_EMBEDDING_INPUTS} inputs.", param="input"

@@ -21,7 +21,12 @@ class EmbeddingsRunner:
         self.weight_bytes = sum(p.numel() * p.element_size() for p in self.model.parameters())
         self.pad_token_id = self.tokenizer.pad_token_id or 0
 
-    def execute_batch(self, batch: list[Handle]) -> None:
+    running: list[Handle] = []  # every request is finished within its step
+
+    def reset(self) -> None:
+        pass
+
+    def step(self, batch: list[Handle]) -> None:
         """All inputs of all requests in one forward pass, then split back per request."""
         started = time.monotonic()
         sequences = [seq for handle in batch for seq in handle.prepared.inputs]
@@ -34,7 +39,7 @@ class EmbeddingsRunner:
                 ModelOutput(
                     vectors=tuple(tuple(v) for v in vectors[offset : offset + count]),
                     prompt_tokens=sum(seq.numel() for seq in handle.prepared.inputs),
-                    queue_ms=(started - handle.submitted_at) * 1000,
+                    queue_ms=handle.queue_ms,
                     execute_ms=execute_ms,
                 )
             )

@@ -20,6 +20,8 @@ class PreparedText:
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int | None = None
+    tenant_id: int | None = None  # a pool dedicated to tenants batches them apart
+    kv_cache_bytes: int = 0  # what admission control reserves for this request
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ def preprocess_generation(request: ValidatedRequest) -> PreparedText:
         temperature=request.temperature,
         top_p=request.top_p,
         seed=request.seed,
+        tenant_id=request.caller.tenant.id,
+        kv_cache_bytes=request.kv_cache_bytes,
     )
 
 

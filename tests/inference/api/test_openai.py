@@ -1,12 +1,17 @@
 """The OpenAI-compatible surface, driven by the official `openai` client over real HTTP."""
 
 import base64
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import openai
 import pytest
 
 from compliance.models import RequestLog
+from inference.pipeline.engine import pool_get
+from inference.registry import model_get, model_kv_cache_bytes_per_token
 
 PROMPT = "The patient agreed to share the scan with the clinic."
 
@@ -149,3 +154,56 @@ def test_user_field_names_a_distinct_subject(client, api_user):
     )
     assert len(subjects) == 3
     assert not any("patient" in subject for subject in subjects)
+
+
+def test_concurrent_streams_share_batches_and_each_gets_its_own_tokens(client):
+    prompts = [f"Request number {i} about the scan." for i in range(6)]
+    ask = dict(model="tiny-chat", max_tokens=12, temperature=0)
+    expected = [
+        client.completions.create(prompt=prompt, **ask).choices[0].text for prompt in prompts
+    ]
+    steps_before = pool_get("tiny-chat").steps_run
+
+    def stream(prompt: str) -> tuple[int, str]:
+        events = list(client.completions.create(prompt=prompt, stream=True, **ask))
+        return len(events), "".join(e.choices[0].text for e in events if e.choices)
+
+    with ThreadPoolExecutor(len(prompts)) as pool:
+        results = list(pool.map(stream, prompts))
+    assert [text for _, text in results] == expected
+    assert all(count >= 3 for count, _ in results)
+    # six requests of 12 tokens alone would take 6 x 12 steps; batched they share steps
+    assert pool_get("tiny-chat").steps_run - steps_before < 6 * 12
+
+
+def test_a_client_that_hangs_up_cancels_its_request(asgi_server, api_token):
+    host, port = asgi_server.removeprefix("http://").split(":")
+    body = b'{"model": "tiny-chat", "prompt": "Hello", "max_tokens": 480, "stream": true}'
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(
+            b"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {api_token}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        assert b"data:" in sock.recv(4096)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        row = RequestLog.objects.filter(endpoint="/v1/completions").first()
+        if row is not None:
+            break
+        time.sleep(0.05)
+    assert (row.status_code, row.error_code) == (499, "cancelled")
+    assert row.completion_tokens == 0
+    while pool_get("tiny-chat").runner.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert pool_get("tiny-chat").runner.running == []
+
+
+def test_log_row_records_kv_cache_bytes_and_queue_time(client):
+    raw = client.completions.with_raw_response.create(
+        model="tiny-chat", prompt="Hello", max_tokens=5, temperature=0
+    )
+    row = RequestLog.objects.get(request_id=raw.headers["x-request-id"])
+    spec = model_get("tiny-chat")
+    assert row.kv_cache_bytes == (row.prompt_tokens + 5) * model_kv_cache_bytes_per_token(spec)
+    assert row.queue_ms >= 0

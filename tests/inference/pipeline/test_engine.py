@@ -1,10 +1,14 @@
+import os
 import threading
+import time
+from collections import deque
+from dataclasses import dataclass
 from queue import Queue
 
 import pytest
 import torch
 
-from inference.pipeline.engine import Handle, ModelOutput, Pool, collect_batch, pool_get
+from inference.pipeline.engine import Handle, ModelOutput, Pool, admit, collect_batch, pool_get
 from inference.pipeline.preprocess.text import PreparedText
 from inference.registry import ModelSpec
 from portal.errors import ApiError
@@ -16,6 +20,7 @@ class LinearRunner:
     device = torch.device("cpu")
     dtype = torch.float32
     weight_bytes = 8
+    running: list = []
 
     def __init__(self, release: threading.Event | None = None):
         self.model = torch.nn.Linear(1, 1)
@@ -24,7 +29,10 @@ class LinearRunner:
         self.batches: list[int] = []
         self.release = release
 
-    def execute_batch(self, batch: list[Handle]) -> None:
+    def reset(self) -> None:
+        pass
+
+    def step(self, batch: list[Handle]) -> None:
         if self.release is not None:
             self.release.wait(5)
         self.batches.append(len(batch))
@@ -34,10 +42,10 @@ class LinearRunner:
 
 
 class FailingRunner(LinearRunner):
-    def execute_batch(self, batch):
+    def step(self, batch):
         if any(float(handle.prepared) < 0 for handle in batch):
             raise RuntimeError("negative input")
-        super().execute_batch(batch)
+        super().step(batch)
 
 
 def spec(**fields) -> ModelSpec:
@@ -143,3 +151,81 @@ def test_cancelled_request_stops_early():
     output = handle.wait(30)
     assert output.finish_reason == "cancelled"
     assert len(output.token_ids) < 400
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A stand-in prepared input: just what admission control looks at."""
+
+    kv_cache_bytes: int = 0
+    tenant_id: int | None = None
+
+
+def line(*tickets: Ticket) -> deque:
+    return deque(Handle(prepared=ticket) for ticket in tickets)
+
+
+def test_admission_keeps_the_kv_budget_and_never_lets_anyone_overtake():
+    waiting = line(Ticket(40), Ticket(70), Ticket(5))
+    joining = admit(waiting, free_slots=8, free_kv_bytes=100, tenant_id=None, dedicated=False)
+    assert [h.prepared.kv_cache_bytes for h in joining] == [40]  # 5 would fit, but waits
+    joining = admit(waiting, free_slots=8, free_kv_bytes=75, tenant_id=None, dedicated=False)
+    assert [h.prepared.kv_cache_bytes for h in joining] == [70, 5]
+
+
+def test_admission_fills_only_free_slots():
+    waiting = line(*[Ticket()] * 5)
+    assert len(admit(waiting, free_slots=3, free_kv_bytes=1, tenant_id=None, dedicated=False)) == 3
+
+
+def test_a_dedicated_pool_never_mixes_tenants_in_a_batch():
+    waiting = line(Ticket(tenant_id=1), Ticket(tenant_id=1), Ticket(tenant_id=2))
+    first = admit(waiting, free_slots=8, free_kv_bytes=1e9, tenant_id=None, dedicated=True)
+    assert [h.prepared.tenant_id for h in first] == [1, 1]
+    assert admit(waiting, free_slots=8, free_kv_bytes=1e9, tenant_id=1, dedicated=True) == []
+    assert len(admit(waiting, free_slots=8, free_kv_bytes=1e9, tenant_id=None, dedicated=True)) == 1
+
+
+def test_a_shared_pool_batches_tenants_together():
+    waiting = line(Ticket(tenant_id=1), Ticket(tenant_id=2))
+    assert len(admit(waiting, free_slots=8, free_kv_bytes=1e9, tenant_id=1, dedicated=False)) == 2
+
+
+class TenantRecordingRunner(LinearRunner):
+    def step(self, batch):
+        self.batches.append(sorted({h.prepared.tenant_id for h in batch}))
+        for handle in batch:
+            handle.finish(ModelOutput())
+
+
+def test_dedicated_pool_runs_each_tenant_in_its_own_batches():
+    runner = TenantRecordingRunner()
+    pool = Pool(spec(max_batch_size=8, max_wait_ms=100, tenants=("a", "b")), runner)
+    handles = [pool.submit(Ticket(tenant_id=t)) for t in (1, 2, 1, 2)]
+    for handle in handles:
+        handle.wait(5)
+    assert all(len(tenants) == 1 for tenants in runner.batches)
+
+
+def rss_bytes() -> int:
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_memory_does_not_grow_over_a_thousand_requests():
+    pool = pool_get("tiny-chat")
+    ids = pool.runner.tokenizer("The patient agreed to share the scan.")["input_ids"]
+
+    def serve(count: int) -> None:
+        for start in range(0, count, 25):
+            group = [generate(pool, ids, max_new_tokens=3 + i % 5) for i in range(25)]
+            for handle in group:
+                handle.wait(30)
+
+    serve(100)
+    after_100 = rss_bytes()
+    serve(900)
+    assert rss_bytes() <= after_100 * 1.05
+    deadline = time.monotonic() + 5  # the worker cuts finished rows out just after finishing
+    while pool.runner.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert pool.runner.running == [] and pool.runner._cache is None

@@ -125,3 +125,38 @@ def test_embeddings_input_over_context_is_refused(caller):
 def test_embeddings_blank_input_is_refused(caller):
     payload = EmbeddingsPayload(model="minilm-embed", inputs=("ok", ""))
     assert refused(validate_embeddings, caller, payload).code == "invalid_request"
+
+
+@pytest.fixture
+def catalogue(tmp_path, settings):
+    """Serve tiny-chat from a catalogue written by the test."""
+
+    def write(extra: str) -> None:
+        path = tmp_path / f"models-{len(list(tmp_path.iterdir()))}.toml"  # read once per path
+        path.write_text(
+            f'[[models]]\nname = "tiny-chat"\ntask = "text-generation"\n'
+            f'path = "{settings.VAR_DIR}/models/tiny-chat"\n{extra}\n'
+        )
+        settings.PORTAL_MODELS = str(path)
+
+    return write
+
+
+def test_kv_cache_estimate_comes_from_the_model_config(caller):
+    request = validate_generation(caller=caller, payload=chat(max_tokens=10))
+    per_token = 2 * 4 * 4 * 32 * 4  # layers, heads, head size, float32 keys and values
+    assert request.kv_cache_bytes == (request.prompt_tokens + 10) * per_token
+
+
+def test_a_request_bigger_than_the_pools_kv_budget_is_refused(caller, catalogue):
+    catalogue("kv_cache_budget_mb = 0.25")  # 64 tokens of tiny-chat
+    validate_generation(caller=caller, payload=chat(max_tokens=40))
+    error = refused(validate_generation, caller, chat(max_tokens=100))
+    assert error.code == "capacity_exceeded" and error.param == "max_tokens"
+
+
+def test_a_pool_dedicated_to_other_tenants_does_not_exist_for_this_one(caller, catalogue):
+    catalogue('tenants = ["someone-else"]')
+    assert refused(validate_generation, caller, chat()).code == "model_not_found"
+    catalogue(f'tenants = ["{caller.tenant.slug}"]')
+    validate_generation(caller=caller, payload=chat())

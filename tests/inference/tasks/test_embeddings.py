@@ -10,7 +10,7 @@ def embed(runner, *texts):
     ids = tuple(torch.tensor(runner.tokenizer(t)["input_ids"]) for t in texts)
     handle = Handle(prepared=PreparedEmbeddings(inputs=ids))
     with torch.inference_mode():
-        runner.execute_batch([handle])
+        runner.step([handle])
     return torch.tensor(handle.wait(1).vectors)
 
 
