@@ -181,7 +181,8 @@ def test_a_client_that_hangs_up_cancels_its_request(asgi_server, api_token):
     body = b'{"model": "tiny-chat", "prompt": "Hello", "max_tokens": 480, "stream": true}'
     with socket.create_connection((host, int(port))) as sock:
         sock.sendall(
-            b"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\n"
             + f"Authorization: Bearer {api_token}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
             + body
         )

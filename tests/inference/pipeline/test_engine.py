@@ -216,7 +216,7 @@ def test_memory_does_not_grow_over_a_thousand_requests():
     ids = pool.runner.tokenizer("The patient agreed to share the scan.")["input_ids"]
 
     def serve(count: int) -> None:
-        for start in range(0, count, 25):
+        for _ in range(0, count, 25):
             group = [generate(pool, ids, max_new_tokens=3 + i % 5) for i in range(25)]
             for handle in group:
                 handle.wait(30)
