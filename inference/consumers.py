@@ -98,6 +98,7 @@ class TextStreamConsumer(AsyncJsonWebsocketConsumer):
             if key in content
         }
         fields["messages"] = [{"role": "user", "content": content["prompt"]}]
+        fields["stream"] = True
         serializer = ChatCompletionRequestSerializer(data=fields)
         serializer.is_valid(raise_exception=True)
         return serializer.to_payload()

@@ -48,6 +48,10 @@ class StageClock:
     def __post_init__(self):
         self._last = self.started
 
+    def add(self, stage: str, started: float) -> None:
+        """Count the time since `started` towards a stage that runs in pieces (delivery)."""
+        self.marks[stage] = self.marks.get(stage, 0.0) + (time.monotonic() - started) * 1000
+
     def mark(self, stage: str) -> None:
         now = time.monotonic()
         self.marks[stage] = self.marks.get(stage, 0.0) + (now - self._last) * 1000
@@ -142,20 +146,23 @@ class GenerationRun:
         outcome: tuple[int, str] = (500, "internal_error")
         try:
             async for event in self._handle.events():
+                started = time.monotonic()
                 if isinstance(event, ModelOutput):
-                    tail = self._decoder.flush()
+                    unseen = event.token_ids[self._decoder.token_count :]
+                    tail = self._decoder.push(unseen) + self._decoder.flush()
                     text.append(tail)
                     self.delivery = postprocess_generation(
                         event, text="".join(text), stopped_by_sequence=self._decoder.stopped
                     )
-                    self._clock.mark("postprocess")
+                    self._clock.add("postprocess", started)
                     outcome = (200, "")
                     if tail:
                         yield tail
                     return
-                piece = self._decoder.push(event.token_id)
+                piece = self._decoder.push([event.token_id])
                 if self._decoder.stopped:
                     self._handle.cancel()
+                self._clock.add("postprocess", started)
                 if piece:
                     text.append(piece)
                     yield piece

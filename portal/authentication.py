@@ -1,5 +1,6 @@
 """Bearer tokens as OpenAI clients send them, stored only as digests (django-rest-knox)."""
 
+from django.utils import timezone
 from knox.auth import TokenAuthentication
 from rest_framework import exceptions
 
@@ -17,6 +18,15 @@ class BearerTokenAuthentication(TokenAuthentication):
                 "Send the API token in the Authorization header (Bearer), never in the URL."
             )
         return super().authenticate(request)
+
+    def _cleanup_token(self, auth_token) -> bool:
+        """Whether this token has expired.
+
+        Knox would also load and delete every other expired token of the user on every
+        request: a cost that grows with the user's tokens, and a silent deletion of the record
+        of what was issued. Expired tokens are refused here and kept.
+        """
+        return auth_token.expiry is not None and auth_token.expiry < timezone.now()
 
     def authenticate_credentials(self, token: bytes):
         try:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
+from compliance.services.subjects import subject_pseudonyms_forget
 from inference.pipeline.engine import steps_run_total
 from portal.models import Tenant
 from portal.roles import Role
@@ -50,6 +51,12 @@ def default_models(django_db_blocker):
     """Build the default models once (a no-op when var/models already holds them)."""
     with django_db_blocker.unblock():
         call_command("build_default_models", verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def _forget_pseudonyms():
+    """Each test starts with an empty database, so with no remembered pseudonym either."""
+    subject_pseudonyms_forget()
 
 
 @pytest.fixture

@@ -20,9 +20,30 @@ def _reference_digest(tenant_id: int, reference: str) -> str:
     return hmac.new(settings.PSEUDONYM_KEY.encode(), message, hashlib.sha256).hexdigest()
 
 
+# NOTE: pseudonyms are looked up on every request; they never change while their mapping
+# exists, so they are remembered in-process, by digest (no raw reference is kept). Whatever
+# deletes a mapping clears this.
+_pseudonyms: dict[str, str] = {}
+_PSEUDONYMS_KEPT = 10_000
+
+
 def subject_pseudonym_get(*, tenant_id: int, reference: str) -> str:
     """The subject's pseudonym, created on first sight."""
     digest = _reference_digest(tenant_id, reference)
+    if (pseudonym := _pseudonyms.get(digest)) is None:
+        pseudonym = _pseudonym_load(tenant_id, digest)
+        if len(_pseudonyms) >= _PSEUDONYMS_KEPT:
+            _pseudonyms.clear()
+        _pseudonyms[digest] = pseudonym
+    return pseudonym
+
+
+def subject_pseudonyms_forget() -> None:
+    """Drop remembered pseudonyms, after a mapping was deleted."""
+    _pseudonyms.clear()
+
+
+def _pseudonym_load(tenant_id: int, digest: str) -> str:
     subject = Subject.objects.filter(tenant_id=tenant_id, reference_digest=digest).first()
     if subject is not None:
         return subject.pseudonym

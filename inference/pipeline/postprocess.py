@@ -3,9 +3,11 @@
 The streaming decoder emits only text that can no longer change: a byte-level token can end
 in the middle of a UTF-8 character, and text that might be the start of a stop sequence is
 held back until it is known not to be one. Streaming and non-streaming answers go through the
-same decoder, so both end at the same place.
+same decoder, so both end at the same place; a request that is not streamed (and has no stop
+sequence) is decoded once, at the end.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from inference.pipeline.engine import ModelOutput
@@ -37,11 +39,15 @@ class StreamDecoder:
         self._sent = 0  # how much of _text was emitted
         self.stopped = False
 
-    def push(self, token_id: int) -> str:
-        """Add one token; return the text that is now final (possibly empty)."""
-        if self.stopped:
+    @property
+    def token_count(self) -> int:
+        return len(self._ids)
+
+    def push(self, token_ids: Sequence[int]) -> str:
+        """Add tokens; return the text that is now final (possibly empty)."""
+        if self.stopped or not token_ids:
             return ""
-        self._ids.append(token_id)
+        self._ids.extend(token_ids)
         text = self._tokenizer.decode(self._ids, skip_special_tokens=True)
         if text.endswith(REPLACEMENT_CHAR):
             return ""  # an unfinished UTF-8 sequence: wait for the next token

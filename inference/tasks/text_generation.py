@@ -132,7 +132,8 @@ class TextGenerationRunner:
         if token_id == self.eos_token_id:
             return "stop"
         row.generated.append(token_id)
-        row.handle.emit_token(token_id)
+        if row.prepared.stream_tokens:
+            row.handle.emit_token(token_id)
         if len(row.generated) >= row.prepared.max_new_tokens:
             return "length"
         return None

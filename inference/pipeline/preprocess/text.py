@@ -20,6 +20,7 @@ class PreparedText:
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int | None = None
+    stream_tokens: bool = True  # hand each token back as it is made (else only the output)
     tenant_id: int | None = None  # a pool dedicated to tenants batches them apart
     kv_cache_bytes: int = 0  # what admission control reserves for this request
 
@@ -42,6 +43,7 @@ def preprocess_generation(request: ValidatedRequest) -> PreparedText:
         temperature=request.temperature,
         top_p=request.top_p,
         seed=request.seed,
+        stream_tokens=request.stream or bool(request.stop),  # stop sequences are found in text
         tenant_id=request.caller.tenant.id,
         kv_cache_bytes=request.kv_cache_bytes,
     )

@@ -1,5 +1,5 @@
 from compliance.models import Subject
-from compliance.services.subjects import subject_pseudonym_get
+from compliance.services.subjects import subject_pseudonym_get, subject_pseudonyms_forget
 from portal.models import Tenant
 
 
@@ -22,4 +22,5 @@ def test_pseudonyms_differ_across_subjects_and_tenants(tenant):
 def test_deleting_the_mapping_unlinks_the_subject(tenant):
     first = subject_pseudonym_get(tenant_id=tenant.id, reference="user:1")
     Subject.objects.all().delete()
+    subject_pseudonyms_forget()
     assert subject_pseudonym_get(tenant_id=tenant.id, reference="user:1") != first

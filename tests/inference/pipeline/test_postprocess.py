@@ -12,7 +12,7 @@ def tokenizer():
 
 def stream(tokenizer, text: str, stop=()) -> tuple[list[str], StreamDecoder]:
     decoder = StreamDecoder(tokenizer, stop)
-    pieces = [decoder.push(token) for token in tokenizer(text)["input_ids"]]
+    pieces = [decoder.push([token]) for token in tokenizer(text)["input_ids"]]
     pieces.append(decoder.flush())
     return pieces, decoder
 
@@ -28,8 +28,8 @@ def test_a_character_split_across_tokens_is_emitted_whole(tokenizer):
     ids = tokenizer("é")["input_ids"]
     assert len(ids) == 2  # two bytes, two byte-level tokens
     decoder = StreamDecoder(tokenizer)
-    assert decoder.push(ids[0]) == ""
-    assert decoder.push(ids[1]) == "é"
+    assert decoder.push(ids[:1]) == ""
+    assert decoder.push(ids[1:]) == "é"
 
 
 def test_stop_sequence_ends_the_text_before_it(tokenizer):
@@ -40,9 +40,9 @@ def test_stop_sequence_ends_the_text_before_it(tokenizer):
 
 def test_a_possible_stop_prefix_is_held_back_until_resolved(tokenizer):
     decoder = StreamDecoder(tokenizer, ("STOP",))
-    emitted = "".join(decoder.push(t) for t in tokenizer("Hello ST")["input_ids"])
+    emitted = "".join(decoder.push([t]) for t in tokenizer("Hello ST")["input_ids"])
     assert emitted == "Hello "
-    emitted += "".join(decoder.push(t) for t in tokenizer("ay")["input_ids"]) + decoder.flush()
+    emitted += decoder.push(tokenizer("ay")["input_ids"]) + decoder.flush()
     assert emitted == "Hello STay"
 
 
@@ -54,3 +54,9 @@ def test_finish_reason_is_stop_when_a_stop_sequence_ended_it():
         2,
         3,
     )
+
+
+def test_tokens_pushed_at_once_decode_like_tokens_pushed_one_by_one(tokenizer):
+    text = "Délai: thirty days."
+    decoder = StreamDecoder(tokenizer)
+    assert decoder.push(tokenizer(text)["input_ids"]) + decoder.flush() == text

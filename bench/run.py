@@ -1,0 +1,249 @@
+"""`make bench`: Custos against the bare model, side by side in one run, into bench/RESULTS.md.
+
+The bare limit is tiny-chat called in-process with transformers `generate` at batch sizes 1 to
+32 (16 new tokens, greedy, every request forced to its full length). Custos is a real uvicorn
+process serving the same weights, driven over HTTP by the official `openai` client at 1, 8 and
+32 concurrent clients (each client its own thread and connection), asking for the same 16
+tokens. The machine is shared and noisy: compare the ratios, not the absolute figures.
+"""
+
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "RESULTS.md"
+PROMPT = "The patient agreed to share the scan with the clinic and asked about the results of it"
+MAX_TOKENS = 16
+BATCH_SIZES = (1, 2, 4, 8, 16, 32)
+CONCURRENCY = {1: 40, 8: 20, 32: 10}  # clients -> requests per client
+TORCH_THREADS = int(os.environ.get("BENCH_TORCH_THREADS", "1"))
+
+
+@dataclass
+class Measure:
+    label: str
+    requests: int
+    seconds: float
+    tokens: int
+    latencies_s: list[float]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds
+
+    def percentile_ms(self, q: int) -> float:
+        ordered = sorted(self.latencies_s)
+        return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] * 1000
+
+
+def bare(models_dir: Path) -> dict[int, Measure]:
+    """transformers `generate` in this process: the limit Custos is measured against."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.set_num_threads(TORCH_THREADS)
+    path = models_dir / "tiny-chat"
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, padding_side="left")
+    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True).eval()
+    results = {}
+    for batch in BATCH_SIZES:
+        inputs = tokenizer([PROMPT] * batch, return_tensors="pt", padding=True)
+        generate = dict(
+            max_new_tokens=MAX_TOKENS,
+            min_new_tokens=MAX_TOKENS,
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        with torch.inference_mode():
+            model.generate(**inputs, **generate)  # warm-up
+            latencies = []
+            rounds = max(3, 96 // batch)
+            for _ in range(rounds):
+                started = time.perf_counter()
+                model.generate(**inputs, **generate)
+                latencies.append(time.perf_counter() - started)
+        total = sum(latencies)
+        results[batch] = Measure(
+            f"bare batch {batch}", rounds * batch, total, rounds * batch * MAX_TOKENS, latencies
+        )
+    return results
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _server_env(var_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PORTAL_VAR_DIR": str(var_dir),
+        "INFERENCE_TORCH_THREADS": str(TORCH_THREADS),
+        "PORTAL_LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+    }
+
+
+def _manage(env: dict, *args: str) -> str:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def custos(models_dir: Path) -> dict[int, Measure]:
+    """A real uvicorn process in a scratch var/ of its own, driven by the openai client."""
+    import openai
+
+    with tempfile.TemporaryDirectory(prefix="custos-bench-") as scratch:
+        var_dir = Path(scratch)
+        (var_dir / "models").symlink_to(models_dir)
+        env = _server_env(var_dir)
+        _manage(env, "migrate", "--noinput", "-v", "0")
+        _manage(env, "seed_demo")
+        token = _manage(env, "issue_token", "demo-api")
+        port = _free_port()
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "portal.asgi:application",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+        try:
+            base_url = f"http://127.0.0.1:{port}/v1"
+            _wait_until_up(base_url, token)
+            return {
+                clients: _drive(openai, base_url, token, clients, per_client)
+                for clients, per_client in CONCURRENCY.items()
+            }
+        finally:
+            server.terminate()
+            server.wait(10)
+
+
+def _wait_until_up(base_url: str, token: str) -> None:
+    import openai
+
+    client = openai.OpenAI(base_url=base_url, api_key=token, max_retries=0)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            client.models.list()
+            return
+        except openai.APIConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _drive(openai, base_url: str, token: str, clients: int, per_client: int) -> Measure:
+    def one_client(_) -> tuple[list[float], int]:
+        client = openai.OpenAI(base_url=base_url, api_key=token, max_retries=0)
+        ask = dict(model="tiny-chat", prompt=PROMPT, max_tokens=MAX_TOKENS, temperature=0)
+        client.completions.create(**ask)  # warm the connection
+        latencies, tokens = [], 0
+        for _ in range(per_client):
+            started = time.perf_counter()
+            reply = client.completions.create(**ask)
+            latencies.append(time.perf_counter() - started)
+            tokens += reply.usage.completion_tokens
+        return latencies, tokens
+
+    with ThreadPoolExecutor(clients) as pool:
+        started = time.perf_counter()
+        outcomes = list(pool.map(one_client, range(clients)))
+        seconds = time.perf_counter() - started
+    latencies = [value for lat, _ in outcomes for value in lat]
+    tokens = sum(t for _, t in outcomes)
+    return Measure(f"custos {clients} clients", len(latencies), seconds, tokens, latencies)
+
+
+def _machine() -> str:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if "model name" in line),
+        platform.processor(),
+    )
+    import torch
+    import transformers
+
+    return (
+        f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, torch "
+        f"{torch.__version__}, transformers {transformers.__version__}; torch threads "
+        f"{TORCH_THREADS} (bare and server alike); clients in one process, one thread each."
+    )
+
+
+def _row(measure: Measure, reference: Measure | None) -> str:
+    ratio = f"{measure.rps / reference.rps:.2f}" if reference else ""
+    return (
+        f"| {measure.label} | {measure.requests} | {measure.rps:.1f} | {measure.tokens_per_s:.0f} "
+        f"| {measure.percentile_ms(50):.1f} | {measure.percentile_ms(95):.1f} "
+        f"| {measure.percentile_ms(99):.1f} | {ratio} |"
+    )
+
+
+def report(bare_results: dict[int, Measure], custos_results: dict[int, Measure]) -> str:
+    header = (
+        "| run | requests | requests/s | output tokens/s | p50 ms | p95 ms | p99 ms "
+        "| Custos/bare |\n|---|---|---|---|---|---|---|---|"
+    )
+    rows = [_row(m, None) for m in bare_results.values()]
+    rows += [_row(custos_results[clients], bare_results[clients]) for clients in custos_results]
+    single = custos_results[1].percentile_ms(50) - bare_results[1].percentile_ms(50)
+    return "\n".join(
+        [
+            "# Benchmark: Custos against the bare model",
+            "",
+            f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `make bench`. "
+            f"Model tiny-chat, {MAX_TOKENS} new tokens, greedy; a {len(PROMPT.split())}-word "
+            "prompt. The ratio compares Custos at N clients with bare `generate` at batch N.",
+            "",
+            f"Machine: {_machine()}",
+            "",
+            header,
+            *rows,
+            "",
+            f"Added latency at one client (p50, Custos minus bare batch 1): {single:.1f} ms.",
+            "",
+        ]
+    )
+
+
+def main() -> None:
+    models_dir = ROOT / "var" / "models"
+    bare_results = bare(models_dir)
+    custos_results = custos(models_dir)
+    text = report(bare_results, custos_results)
+    RESULTS.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
