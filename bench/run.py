@@ -10,7 +10,6 @@ tokens. The machine is shared and noisy: compare the ratios, not the absolute fi
 import os
 import platform
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
