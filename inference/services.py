@@ -10,7 +10,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from compliance.services.request_log import RequestLogEntry, request_log_awrite
@@ -31,6 +30,7 @@ from inference.pipeline.validate import (
     validate_embeddings,
     validate_generation,
 )
+from portal.db import in_thread
 from portal.errors import ApiError
 
 # Log writes in flight from streams that may be cancelled: held so they are not collected.
@@ -104,7 +104,7 @@ def _log_entry(
 async def subject_of(caller: Caller) -> str:
     if caller.subject:
         return caller.subject
-    return await sync_to_async(subject_pseudonym_get)(
+    return await in_thread(subject_pseudonym_get)(
         tenant_id=caller.tenant.id, reference=caller.subject_reference
     )
 
@@ -205,9 +205,7 @@ async def validated(
 ) -> ValidatedRequest:
     """Stage 1, off the event loop; a refusal is recorded before it is raised."""
     try:
-        request = await sync_to_async(validate, thread_sensitive=False)(
-            caller=caller, payload=payload
-        )
+        request = await in_thread(validate)(caller=caller, payload=payload)
     except ApiError as error:
         raise await _refuse(caller, error, clock=clock, model=payload.model) from None
     clock.mark("validate")
@@ -273,7 +271,7 @@ async def request_failure_record(
     tenant_id = getattr(user, "tenant_id", None)  # None when authentication failed
     subject = ""
     if tenant_id is not None:
-        subject = await sync_to_async(subject_pseudonym_get)(
+        subject = await in_thread(subject_pseudonym_get)(
             tenant_id=tenant_id, reference=f"user:{user.id}"
         )
     await request_log_awrite(

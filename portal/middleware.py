@@ -7,6 +7,8 @@ never pushed through a thread by the middleware chain.
 import uuid
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.utils.module_loading import import_string
 
 from portal.errors import ApiError, api_error_from_exception, error_json_response
 
@@ -116,3 +118,29 @@ class ApiErrorMiddleware(_Middleware):
             "internal_error": "The server failed to process the request.",
         }
         return error_json_response(ApiError(code, messages[code], status=response.status_code))
+
+
+class BrowserMiddleware:
+    """Runs settings.BROWSER_MIDDLEWARE (sessions, CSRF, messages...) except on /v1/.
+
+    /v1/ is token-only, and Django runs each classic middleware's hooks through the one
+    thread-sensitive thread under ASGI: a dozen thread hops per request that every concurrent
+    API request queued behind (measured: the ceiling of /v1 throughput). Browser pages and
+    /api/ (usable with a session) keep the whole stack.
+    """
+
+    sync_capable = True
+    async_capable = True
+    SKIPPED_PREFIX = "/v1/"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.browser_chain = get_response
+        for path in reversed(settings.BROWSER_MIDDLEWARE):
+            self.browser_chain = import_string(path)(self.browser_chain)
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        chain = self.get_response if request.path.startswith(self.SKIPPED_PREFIX) else None
+        return (chain or self.browser_chain)(request)

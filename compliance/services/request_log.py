@@ -10,6 +10,7 @@ from datetime import datetime
 from django.conf import settings
 
 from compliance.models import RequestLog
+from portal.db import in_thread
 
 
 @dataclass(frozen=True)
@@ -44,4 +45,4 @@ def request_log_write(entry: RequestLogEntry) -> RequestLog:
 
 
 async def request_log_awrite(entry: RequestLogEntry) -> RequestLog:
-    return await RequestLog.objects.acreate(region=settings.PORTAL_REGION, **asdict(entry))
+    return await in_thread(request_log_write)(entry)

@@ -5,6 +5,7 @@ from rest_framework.request import Request
 
 from inference.pipeline.validate import Caller
 from inference.services import request_failure_record
+from portal.db import in_thread
 from portal.permissions import CanRunInference
 
 
@@ -37,8 +38,27 @@ class InferenceApiView(APIView):
         self._failure_recorded = getattr(exc, "recorded", False)
         return super().handle_exception(exc)
 
+    async def _dispatch(self, request, *args, **kwargs):
+        """adrf's async dispatch, with `initial` (authentication, permissions: database
+        reads) on a worker thread of its own instead of the single thread-sensitive one."""
+        self.args, self.kwargs = args, kwargs
+        request = self.initialize_request(request, *args, **kwargs)
+        self.request = request
+        self.headers = self.default_response_headers
+        try:
+            await in_thread(self.initial)(request, *args, **kwargs)
+            method = request.method.lower()
+            if method not in self.http_method_names:
+                self.http_method_not_allowed(request)  # raises MethodNotAllowed
+            handler = getattr(self, method, self.http_method_not_allowed)
+            response = await handler(request, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - DRF renders every failure
+            response = self.handle_exception(exc)
+        self.response = self.finalize_response(request, response, *args, **kwargs)
+        return self.response
+
     async def async_dispatch(self, request, *args, **kwargs):
-        response = await super().async_dispatch(request, *args, **kwargs)
+        response = await self._dispatch(request, *args, **kwargs)
         if response.status_code >= 400 and not getattr(self, "_failure_recorded", False):
             await request_failure_record(
                 request_id=request.request_id,
