@@ -108,7 +108,15 @@ def _manage(env: dict, *args: str) -> str:
     ).stdout.strip()
 
 
-def custos(models_dir: Path) -> dict[int, Measure]:
+@dataclass
+class CustosRun:
+    http: dict[int, Measure]
+    in_process: Measure
+    rss_after_100: int
+    rss_after_1000: int
+
+
+def custos(models_dir: Path) -> CustosRun:
     """A real uvicorn process in a scratch var/ of its own, driven by the openai client."""
     import openai
 
@@ -119,6 +127,7 @@ def custos(models_dir: Path) -> dict[int, Measure]:
         _manage(env, "migrate", "--noinput", "-v", "0")
         _manage(env, "seed_demo")
         token = _manage(env, "issue_token", "demo-api")
+        in_process = _in_process(env, clients=32, per_client=10)
         port = _free_port()
         server = subprocess.Popen(
             [
@@ -138,13 +147,59 @@ def custos(models_dir: Path) -> dict[int, Measure]:
         try:
             base_url = f"http://127.0.0.1:{port}/v1"
             _wait_until_up(base_url, token)
-            return {
+            http = {
                 clients: _drive(openai, base_url, token, clients, per_client)
                 for clients, per_client in CONCURRENCY.items()
             }
+            rss_100, rss_1000 = _memory(openai, base_url, token, server.pid)
+            return CustosRun(http, in_process, rss_100, rss_1000)
         finally:
             server.terminate()
             server.wait(10)
+
+
+def _in_process(env: dict, *, clients: int, per_client: int) -> Measure:
+    line = (
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.inprocess",
+                str(clients),
+                str(per_client),
+                str(MAX_TOKENS),
+                PROMPT,
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    _, requests, seconds, tokens, latencies = line.split(" ")
+    return Measure(
+        f"custos in-process {clients} callers",
+        int(requests),
+        float(seconds),
+        int(tokens),
+        [float(v) for v in latencies.split(",")],
+    )
+
+
+def _rss_bytes(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _memory(openai, base_url: str, token: str, pid: int) -> tuple[int, int]:
+    """Server RSS after 100 and after 1,000 requests of a fresh round (20 clients)."""
+    _drive(openai, base_url, token, 20, 5)
+    after_100 = _rss_bytes(pid)
+    for _ in range(9):
+        _drive(openai, base_url, token, 20, 5)
+    return after_100, _rss_bytes(pid)
 
 
 def _wait_until_up(base_url: str, token: str) -> None:
@@ -208,13 +263,16 @@ def _row(measure: Measure, reference: Measure | None) -> str:
     )
 
 
-def report(bare_results: dict[int, Measure], custos_results: dict[int, Measure]) -> str:
+def report(bare_results: dict[int, Measure], run: CustosRun) -> str:
+    custos_results = run.http
     header = (
         "| run | requests | requests/s | output tokens/s | p50 ms | p95 ms | p99 ms "
         "| Custos/bare |\n|---|---|---|---|---|---|---|---|"
     )
     rows = [_row(m, None) for m in bare_results.values()]
     rows += [_row(custos_results[clients], bare_results[clients]) for clients in custos_results]
+    rows.append(_row(run.in_process, bare_results[32]))
+    growth = run.rss_after_1000 / run.rss_after_100 - 1
     single = custos_results[1].percentile_ms(50) - bare_results[1].percentile_ms(50)
     return "\n".join(
         [
@@ -231,6 +289,9 @@ def report(bare_results: dict[int, Measure], custos_results: dict[int, Measure])
             "",
             f"Added latency at one client (p50, Custos minus bare batch 1): {single:.1f} ms.",
             "",
+            f"Server memory (RSS): {run.rss_after_100 / 2**20:.0f} MiB after 100 requests, "
+            f"{run.rss_after_1000 / 2**20:.0f} MiB after 1,000 ({growth:+.1%}).",
+            "",
         ]
     )
 
@@ -238,8 +299,7 @@ def report(bare_results: dict[int, Measure], custos_results: dict[int, Measure])
 def main() -> None:
     models_dir = ROOT / "var" / "models"
     bare_results = bare(models_dir)
-    custos_results = custos(models_dir)
-    text = report(bare_results, custos_results)
+    text = report(bare_results, custos(models_dir))
     RESULTS.write_text(text)
     print(text)
 

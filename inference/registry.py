@@ -4,6 +4,8 @@ The catalogue is a TOML file (inference/models.toml, or the file PORTAL_MODELS n
 read once per process; a malformed catalogue stops the server at start, not at first use.
 """
 
+import os
+import threading
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -12,6 +14,7 @@ from pathlib import Path
 import torch
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from transformers import AutoConfig, AutoTokenizer
 
 from portal.errors import ApiError
 
@@ -104,10 +107,23 @@ def model_device(spec: ModelSpec) -> torch.device:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith(("MIG-", "GPU-")):
-        # NOTE: a MIG instance is chosen by CUDA_VISIBLE_DEVICES=<uuid> for the worker process;
-        # inside it, that instance is the only visible device.
-        device = "cuda:0"
+        device = f"cuda:{_visible_index(device)}"
     return torch.device(device)
+
+
+def _visible_index(uuid: str) -> int:
+    """The CUDA index of a GPU or MIG instance named by UUID among this process's devices.
+
+    CUDA addresses devices by index only, and a process sees one MIG instance at most: a pool
+    pinned to a MIG instance runs in a process started with CUDA_VISIBLE_DEVICES=<its uuid>.
+    """
+    visible = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")]
+    if uuid not in visible:
+        raise ImproperlyConfigured(
+            f"Device {uuid} is not visible to this process: start it with "
+            f"CUDA_VISIBLE_DEVICES={uuid}."
+        )
+    return visible.index(uuid)
 
 
 def model_dtype(spec: ModelSpec) -> torch.dtype:
@@ -126,19 +142,22 @@ def model_available(spec: ModelSpec) -> ModelSpec:
     return spec
 
 
+# NOTE: validation runs on several threads at once; loading (and transformers' lazy imports)
+# must not race, so loads take this lock.
+_loading = threading.Lock()
+
+
 @lru_cache(maxsize=32)
 def model_tokenizer(spec: ModelSpec):
     """The model's own fast tokenizer, loaded once; validation and preprocessing share it."""
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(model_available(spec).path, local_files_only=True)
+    with _loading:
+        return AutoTokenizer.from_pretrained(model_available(spec).path, local_files_only=True)
 
 
 @lru_cache(maxsize=32)
 def _model_config(spec: ModelSpec):
-    from transformers import AutoConfig
-
-    return AutoConfig.from_pretrained(model_available(spec).path, local_files_only=True)
+    with _loading:
+        return AutoConfig.from_pretrained(model_available(spec).path, local_files_only=True)
 
 
 def model_kv_cache_bytes_per_token(spec: ModelSpec) -> int:

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 import torch
 from django.core.exceptions import ImproperlyConfigured
@@ -87,3 +89,12 @@ def test_auto_device_is_cuda_only_when_available(settings):
 def test_context_length_comes_from_the_model_config():
     assert model_context_length(model_get("tiny-chat")) == 512
     assert model_context_length(model_get("minilm-embed")) == 512
+
+
+def test_a_gpu_or_mig_uuid_must_be_visible_to_the_process(monkeypatch):
+    spec = replace(model_get("tiny-chat"), device="MIG-4f1c2d3e")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-0a,MIG-4f1c2d3e")
+    assert model_device(spec) == torch.device("cuda:1")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    with pytest.raises(ImproperlyConfigured):
+        model_device(spec)
