@@ -27,6 +27,40 @@ CONCURRENCY = {1: 40, 8: 20, 32: 10}  # clients -> requests per client
 TORCH_THREADS = int(os.environ.get("BENCH_TORCH_THREADS", "1"))
 
 
+# What the numbers have shown so far, and what was done about it; kept with every run.
+FINDINGS = """## Where the time goes
+
+- The in-process row runs validation, preprocessing, continuous batching, delivery and the log
+  write for 32 concurrent callers with no HTTP; over the runs made so far it reached 0.6-0.8x
+  of bare batch 32, the HTTP rows about 0.3x.
+- Over HTTP, the web stack is the bottleneck on this 2-core machine. With the model busy on one
+  core, Django's ASGI request cycle, DRF parsing, the token check, asgiref's thread hops and the
+  SQLite log write cost about 9 ms of server CPU per /v1 request (py-spy; CPU time of the server
+  process over a run), and the `openai` client on the same machine about 6 ms more. That bounds
+  HTTP throughput near 70-100 requests/s whatever the engine does.
+- At one client the added latency stays within 10 ms (0-7 ms so far), and the server's memory
+  stays flat.
+
+Tried, in order (each measured with py-spy and CPU seconds per request):
+1. WhiteNoise's middleware is sync-only, so every async request went through a thread; the
+   async-capable `servestatic` replaced it.
+2. django-rest-knox loaded every token of the user on every request (to delete expired ones);
+   the token check now looks at the presented token only.
+3. SQLite connections were reopened for each request; they are kept (-13 ms at one client).
+4. The idle pool waited max_wait_ms for company; with continuous batching a lone request starts
+   at once and later ones join at the next step (-5 ms at one client).
+5. Tokens travel to the event loop one by one only when the request streams.
+6. Django runs each classic middleware's hooks on one shared thread (about a dozen hops per
+   request); /v1 now skips the browser middleware (54 -> 68 requests/s at 32 clients).
+7. Database calls from async code on worker threads instead of that shared thread: no change.
+   A shorter GIL switch interval: no change.
+
+Next: serve /v1 through a lean ASGI path that calls the same services without Django's request
+cycle, write log rows in batches, and run several server processes in front of one pool (the
+scale-out design); run the clients on another machine.
+"""
+
+
 @dataclass
 class Measure:
     label: str
@@ -287,11 +321,14 @@ def report(bare_results: dict[int, Measure], run: CustosRun) -> str:
             header,
             *rows,
             "",
-            f"Added latency at one client (p50, Custos minus bare batch 1): {single:.1f} ms.",
+            f"Added latency at one client (p50, Custos minus bare batch 1): {single:.1f} ms. "
+            f"At 32: {custos_results[32].rps / bare_results[32].rps:.2f}x over HTTP (target "
+            f"0.8x), {run.in_process.rps / bare_results[32].rps:.2f}x in-process.",
             "",
             f"Server memory (RSS): {run.rss_after_100 / 2**20:.0f} MiB after 100 requests, "
             f"{run.rss_after_1000 / 2**20:.0f} MiB after 1,000 ({growth:+.1%}).",
             "",
+            FINDINGS,
         ]
     )
 
