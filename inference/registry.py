@@ -72,7 +72,22 @@ def catalogue_load(path: str) -> dict[str, ModelSpec]:
     by_name = {spec.name: spec for spec in specs}
     if len(by_name) != len(specs):
         raise ImproperlyConfigured(f"model catalogue {path} names a model twice")
+    _check_dedicated_devices(specs)
     return by_name
+
+
+def _check_dedicated_devices(specs: list[ModelSpec]) -> None:
+    """A pool dedicated to tenants shares its GPU with no other pool (named devices only:
+    `auto` and the CPU cannot be reserved, and the catalogue says which devices it names)."""
+    for spec in specs:
+        if not spec.tenants or not spec.device.startswith(("cuda", "MIG-", "GPU-")):
+            continue
+        others = [o.name for o in specs if o is not spec and o.device == spec.device]
+        if others:
+            raise ImproperlyConfigured(
+                f"model catalogue: {spec.name} is dedicated to {list(spec.tenants)} but "
+                f"{spec.device} also serves {others}"
+            )
 
 
 def model_serves(spec: ModelSpec, tenant_slug: str | None) -> bool:

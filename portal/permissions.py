@@ -19,3 +19,11 @@ class CanRunInference(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return user_can_run_inference(request.user)
+
+
+class IsAdmin(BasePermission):
+    message = "Only administrators may see this."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return user.is_authenticated and user.groups.filter(name=str(Role.ADMIN)).exists()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inference.api import jobs, openai
+from inference.api import jobs, openai, pools
 
 openai_urlpatterns = [
     path("models", openai.ModelListApi.as_view(), name="v1-models"),
@@ -13,4 +13,5 @@ openai_urlpatterns = [
 native_urlpatterns = [
     path("jobs/", jobs.JobListCreateApi.as_view(), name="api-jobs"),
     path("jobs/<uuid:job_id>", jobs.JobDetailApi.as_view(), name="api-job"),
+    path("pools/", pools.PoolListApi.as_view(), name="api-pools"),
 ]

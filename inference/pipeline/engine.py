@@ -283,7 +283,7 @@ def pools_start_all() -> None:
 
 
 def pool_infos() -> dict[str, dict]:
-    return {name: pool.info() for name, pool in _pools.items()}
+    return {name: {"model": pool.spec.name, **pool.info()} for name, pool in _pools.items()}
 
 
 def steps_run_total() -> int:

@@ -64,6 +64,9 @@ def test_portal_models_points_at_another_catalogue(tmp_path, settings):
         '[[models]]\nname = "x"\ntask = "embeddings"\npath = "x"\ndtype = "int3"\n',
         '[[models]]\nname = "x"\ntask = "embeddings"\npath = "x"\n' * 2,
         "not toml at all [",
+        '[[models]]\nname = "a"\ntask = "embeddings"\npath = "a"\ndevice = "cuda:1"\n'
+        'tenants = ["acme"]\n[[models]]\nname = "b"\ntask = "embeddings"\npath = "b"\n'
+        'device = "cuda:1"\n',
     ],
 )
 def test_a_malformed_catalogue_stops_the_server(tmp_path, text):
