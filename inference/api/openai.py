@@ -189,6 +189,16 @@ def _headers(spec: ModelSpec) -> dict:
     return {"X-Data-Region": spec.region, "X-Cache": "bypass"}
 
 
+def _completion_schema(serializer_class, object_name: str, chunk_name: str):
+    """The OpenAPI description of a completion endpoint (each subclass's `post` carries it)."""
+    description = f"A {object_name} object, or server-sent {chunk_name} events when streaming."
+    return extend_schema(
+        request=serializer_class,
+        responses={200: OpenApiResponse(description=description)},
+        tags=["OpenAI-compatible"],
+    )
+
+
 class _CompletionApi(InferenceApiView):
     """Chat and text completions differ only in their request and chunk shapes."""
 
@@ -256,16 +266,7 @@ class ChatCompletionApi(_CompletionApi):
     chunk_object_name = "chat.completion.chunk"
     id_prefix = "chatcmpl"
 
-    @extend_schema(
-        request=ChatCompletionRequestSerializer,
-        responses={
-            200: OpenApiResponse(
-                description="A chat.completion object, or server-sent chat.completion.chunk "
-                "events when stream is true."
-            )
-        },
-        tags=["OpenAI-compatible"],
-    )
+    @_completion_schema(ChatCompletionRequestSerializer, "chat.completion", "chat.completion.chunk")
     async def post(self, request):
         return await super().post(request)
 
@@ -295,16 +296,7 @@ class CompletionApi(_CompletionApi):
     chunk_object_name = "text_completion"
     id_prefix = "cmpl"
 
-    @extend_schema(
-        request=CompletionRequestSerializer,
-        responses={
-            200: OpenApiResponse(
-                description="A text_completion object, or server-sent text_completion events "
-                "when stream is true."
-            )
-        },
-        tags=["OpenAI-compatible"],
-    )
+    @_completion_schema(CompletionRequestSerializer, "text_completion", "text_completion")
     async def post(self, request):
         return await super().post(request)
 
