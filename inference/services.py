@@ -30,6 +30,7 @@ from inference.pipeline.validate import (
     validate_embeddings,
     validate_generation,
 )
+from inference.registry import model_list
 from portal.db import in_thread
 from portal.errors import ApiError
 
@@ -62,7 +63,7 @@ class StageClock:
 
 
 def _log_entry(
-    caller: Caller | None,
+    caller: Caller,
     *,
     endpoint: str,
     status_code: int,
@@ -76,19 +77,19 @@ def _log_entry(
     spec = request.model if request else None
     marks = clock.marks if clock else {}
     return RequestLogEntry(
-        request_id=caller.request_id if caller else "",
+        request_id=caller.request_id,
         created_at=timezone.now(),
         endpoint=endpoint,
         status_code=status_code,
-        tenant_id=caller.tenant.id if caller else None,
-        actor_id=caller.user_id if caller else None,
+        tenant_id=caller.tenant.id,
+        actor_id=caller.user_id,
         subject=subject,
-        model=spec.name if spec else model,
+        model=spec.name if spec else _known_model(model),
         modality=spec.modality if spec else "",
         task=spec.task if spec else "",
         error_code=error_code,
         streamed=bool(request and request.stream),
-        request_bytes=caller.request_bytes if caller else 0,
+        request_bytes=caller.request_bytes,
         prompt_tokens=delivery.prompt_tokens if delivery else 0,
         completion_tokens=delivery.completion_tokens if delivery else 0,
         validate_ms=marks.get("validate", 0.0),
@@ -99,6 +100,12 @@ def _log_entry(
         postprocess_ms=marks.get("postprocess", 0.0),
         total_ms=clock.total_ms() if clock else 0.0,
     )
+
+
+def _known_model(name: str) -> str:
+    """A refused request's model name, if it is one of ours: the field is free text, and the
+    log keeps no text a caller chose."""
+    return name if any(spec.name == name for spec in model_list()) else ""
 
 
 async def subject_of(caller: Caller) -> str:

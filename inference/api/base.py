@@ -1,5 +1,7 @@
 """What every inference endpoint shares: async dispatch, the caller, and the failure record."""
 
+from inspect import iscoroutine
+
 from adrf.views import APIView
 from rest_framework.request import Request
 
@@ -51,7 +53,9 @@ class InferenceApiView(APIView):
             if method not in self.http_method_names:
                 self.http_method_not_allowed(request)  # raises MethodNotAllowed
             handler = getattr(self, method, self.http_method_not_allowed)
-            response = await handler(request, *args, **kwargs)
+            response = handler(request, *args, **kwargs)  # `options` is DRF's, synchronous
+            if iscoroutine(response):
+                response = await response
         except Exception as exc:  # noqa: BLE001 - DRF renders every failure
             response = self.handle_exception(exc)
         self.response = self.finalize_response(request, response, *args, **kwargs)

@@ -215,3 +215,10 @@ def test_refusals_leave_no_content_in_logs(post, caplog):
     assert SECRET_PROMPT not in caplog.text
     for row in RequestLog.objects.values():
         assert SECRET_PROMPT not in json.dumps(row, default=str)
+
+
+def test_options_is_answered_not_crashed(asgi_server, api_token):
+    response = raw_request(
+        asgi_server, "OPTIONS", CHAT, headers={"Authorization": f"Bearer {api_token}"}
+    )
+    assert response.status == 200
