@@ -1,13 +1,15 @@
-"""Stage 3, execute: model pools, dynamic batching, devices, and per-request memory.
+"""Stage 3, execute: model pools, step-level scheduling, admission, devices.
 
-A pool loads its model once, on the device the catalogue names, and owns one worker thread.
-Requests reach it as `Handle`s through a queue; `collect_batch` decides what runs together and
-the task's runner computes it, pushing tokens and the final `ModelOutput` back through each
-handle. Handles bridge the worker thread and the caller: an asyncio caller receives events on
-its own loop, a synchronous caller (a job) blocks on a plain queue.
+A pool loads its model once, on the device the catalogue names, and owns one worker thread
+that runs the model one step at a time. Requests reach it as `Handle`s through a queue;
+between two steps `admit` decides who joins the running batch (free slots, the KV-cache budget,
+tenant isolation) and the task's runner computes the step, pushing tokens and each request's
+final `ModelOutput` back through its handle. Handles bridge the worker thread and the caller: an
+asyncio caller receives events on its own loop, a synchronous caller (a script, a test) blocks
+on a plain queue.
 
 What must stay true: only loaded models and the pool's worker live long; everything a request
-put on the device is dropped when its batch ends.
+put on the device is released when it leaves the batch.
 """
 
 import asyncio
