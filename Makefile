@@ -18,10 +18,7 @@ $(STAMP): requirements.txt | $(PY)
 	touch $(STAMP)
 
 setup: $(STAMP)
-	$(PY) manage.py migrate --noinput -v 0
-	$(PY) manage.py collectstatic --noinput -v 0
-	$(PY) manage.py build_default_models
-	$(PY) manage.py seed_demo
+	$(PY) manage.py prepare
 
 run: setup
 	$(VENV)/bin/uvicorn portal.asgi:application --host $(HOST) --port $(PORT) --no-access-log

@@ -34,3 +34,13 @@ def test_seed_demo_prints_credentials_only_the_first_time(db, settings, tmp_path
     first = run("seed_demo")
     assert "demo-officer" in first and "compliance officer" in first
     assert "exist" in run("seed_demo")
+
+
+def test_prepare_sets_everything_up_and_is_idempotent(db, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    settings.STATIC_ROOT = tmp_path / "static"
+    first = run("prepare")
+    assert "tiny-chat: built" in first and "demo-user" in first
+    assert (tmp_path / "static" / "portal" / "app.css").exists()
+    second = run("prepare")
+    assert "tiny-chat: present" in second and "exist" in second
