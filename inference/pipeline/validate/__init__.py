@@ -1,5 +1,8 @@
 """Stage 1, validate: nothing reaches a model that this stage has not accepted.
 
+This module holds the stage's shared types and the checks of text; image.py and audio.py
+check media files before any of their pixels or samples are decoded.
+
 Checks, in order, cheapest first: the model exists and serves the task; the text is present,
 well-formed and within the character limit; the tenant's content policy; the token budget
 against the model's context. The tokenizer runs here, once, because the token budget is a
