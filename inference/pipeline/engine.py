@@ -39,6 +39,9 @@ class ModelOutput:
 
     token_ids: tuple[int, ...] = ()
     vectors: tuple[tuple[float, ...], ...] = ()
+    labels: tuple[tuple[str, float], ...] = ()  # classification: (label, score), best first
+    images: tuple[Any, ...] = ()  # generation: uint8 arrays (H, W, 3); deliver encodes them
+    segments: tuple[tuple[float, float], ...] = ()  # speech: (start_s, end_s)
     finish_reason: str = "stop"
     prompt_tokens: int = 0
     queue_ms: float = 0.0
@@ -48,6 +51,14 @@ class ModelOutput:
 @dataclass(frozen=True)
 class TokenEvent:
     token_id: int
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One denoising step (or other unit of work) of a long request is done."""
+
+    step: int
+    total: int
 
 
 @dataclass(eq=False)
@@ -73,6 +84,9 @@ class Handle:
     def emit_token(self, token_id: int) -> None:
         self._put(TokenEvent(token_id))
 
+    def emit_progress(self, step: int, total: int) -> None:
+        self._put(ProgressEvent(step, total))
+
     def finish(self, output: ModelOutput) -> None:
         self._put(output)
 
@@ -88,7 +102,7 @@ class Handle:
         """Stop generating for this request; its batch slot is freed at the next step."""
         self.cancelled.set()
 
-    async def events(self) -> AsyncIterator[TokenEvent | ModelOutput]:
+    async def events(self) -> AsyncIterator[TokenEvent | ProgressEvent | ModelOutput]:
         """Tokens as they are produced, then the ModelOutput; raises what the batch raised."""
         while True:
             event = await self._events.get()

@@ -26,6 +26,20 @@ class PreparedText:
 
 
 @dataclass(frozen=True)
+class PreparedImageGeneration:
+    """Stage 2's value for image generation: the prompt in the text encoder's tokens."""
+
+    prompt_ids: torch.Tensor  # (1, L) long, on the model's device
+    n: int = 1
+    height: int = 32
+    width: int = 32
+    steps: int = 4
+    guidance_scale: float = 1.0
+    seed: int | None = None
+    tenant_id: int | None = None
+
+
+@dataclass(frozen=True)
 class PreparedEmbeddings:
     """Stage 2's value for embeddings: one id tensor per input."""
 
