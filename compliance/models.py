@@ -47,6 +47,9 @@ class RequestLog(models.Model):
     request_bytes = models.PositiveIntegerField(default=0)
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
+    pixels = models.PositiveBigIntegerField(default=0)  # images in and out
+    audio_seconds = models.FloatField(default=0)
+    denoising_steps = models.PositiveIntegerField(default=0)
     validate_ms = models.FloatField(default=0)
     preprocess_ms = models.FloatField(default=0)
     queue_ms = models.FloatField(default=0)

@@ -1,12 +1,13 @@
-"""Websocket streaming for the browser's text page: tokens arrive as they are produced.
+"""Websockets for the browser pages: text streams token by token, images report each step.
 
-The socket carries one generation at a time; closing it cancels the generation and frees its
-batch slot. Messages in: {"model", "prompt", "max_tokens"?, "temperature"?, "seed"?}.
-Messages out: {"type": "start"}, {"type": "token", "text"}, {"type": "done", ...} or
+A socket carries one request at a time; closing it cancels the request and frees its batch
+slot. Messages out: {"type": "start", "request_id"}, then {"type": "token", "text"} (text) or
+{"type": "progress", "step", "total"} (images), then {"type": "done", ...} or
 {"type": "error", "code", "message"}.
 """
 
 import asyncio
+import base64
 import json
 import uuid
 
@@ -14,20 +15,25 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from rest_framework.exceptions import ValidationError
 
+from inference.api.media import ImageGenerationRequestSerializer, default_model
 from inference.api.openai import ChatCompletionRequestSerializer
 from inference.pipeline.validate import Caller
+from inference.pipeline.validate.media import ImageGenerationPayload
 from inference.services import generation_start, request_failure_record
+from inference.services.media import image_generate
 from portal.errors import ApiError, api_error_from_exception
 from portal.models import Tenant
 from portal.permissions import user_can_run_inference
 
-ENDPOINT = "ws/text"
 
+class _InferenceConsumer(AsyncJsonWebsocketConsumer):
+    """Session-authenticated; one request at a time; every refusal leaves its log row."""
 
-class TextStreamConsumer(AsyncJsonWebsocketConsumer):
+    endpoint = ""
+
     async def connect(self):
         self.user = self.scope["user"]
-        self.generation: asyncio.Task | None = None
+        self.running: asyncio.Task | None = None
         if not await database_sync_to_async(user_can_run_inference)(self.user):
             await self.close(code=4403)
             return
@@ -35,14 +41,14 @@ class TextStreamConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
 
     async def disconnect(self, code):
-        if self.generation is not None:
-            self.generation.cancel()
+        if self.running is not None:
+            self.running.cancel()
 
     async def receive_json(self, content, **kwargs):
-        if self.generation is not None and not self.generation.done():
-            await self._send_error(ApiError("rate_limited", "A generation is already running."))
+        if self.running is not None and not self.running.done():
+            await self._send_error(ApiError("rate_limited", "A request is already running."))
             return
-        self.generation = asyncio.create_task(self._generate(content))
+        self.running = asyncio.create_task(self._serve(content))
 
     @classmethod
     async def decode_json(cls, text_data):
@@ -51,57 +57,95 @@ class TextStreamConsumer(AsyncJsonWebsocketConsumer):
         except ValueError:
             return None
 
-    async def _generate(self, content) -> None:
+    async def _serve(self, content) -> None:
         request_id = uuid.uuid4().hex
+        request_bytes = len(json.dumps(content).encode())
         try:
-            payload = self._payload(content)
+            if not isinstance(content, dict):
+                raise ApiError("invalid_request", "Send a JSON object.")
             caller = Caller(
                 request_id=request_id,
                 user_id=self.user.id,
                 tenant=self.tenant,
                 subject_reference=f"user:{self.user.id}",
-                endpoint=ENDPOINT,
-                request_bytes=len(json.dumps(content).encode()),
+                endpoint=self.endpoint,
+                request_bytes=request_bytes,
             )
-            run = await generation_start(caller=caller, payload=payload)
-            await self.send_json({"type": "start", "request_id": request_id})
-            async for piece in run.pieces():
-                await self.send_json({"type": "token", "text": piece})
-            delivery = run.delivery
-            await self.send_json(
-                {
-                    "type": "done",
-                    "finish_reason": delivery.finish_reason,
-                    "prompt_tokens": delivery.prompt_tokens,
-                    "completion_tokens": delivery.completion_tokens,
-                }
-            )
+            await self.serve(caller, content)
         except (ApiError, ValidationError) as exc:
             error = api_error_from_exception(exc)
             if not error.recorded:
                 await request_failure_record(
                     request_id=request_id,
-                    endpoint=ENDPOINT,
+                    endpoint=self.endpoint,
                     status_code=error.status,
                     error_code=error.code,
                     user=self.user,
-                    request_bytes=len(json.dumps(content).encode()),
+                    request_bytes=request_bytes,
                 )
             await self._send_error(error)
 
-    def _payload(self, content):
-        if not isinstance(content, dict) or not isinstance(content.get("prompt"), str):
+    async def serve(self, caller: Caller, content: dict) -> None:
+        raise NotImplementedError
+
+    async def _send_error(self, error: ApiError) -> None:
+        await self.send_json({"type": "error", "code": error.code, "message": error.message})
+
+
+class TextStreamConsumer(_InferenceConsumer):
+    """In: {"model", "prompt", "max_tokens"?, "temperature"?, "seed"?}."""
+
+    endpoint = "ws/text"
+
+    async def serve(self, caller: Caller, content: dict) -> None:
+        if not isinstance(content.get("prompt"), str):
             raise ApiError("invalid_request", "Send a JSON object with a prompt string.")
         fields = {
-            key: content[key]
-            for key in ("model", "max_tokens", "temperature", "seed")
-            if key in content
+            k: content[k] for k in ("model", "max_tokens", "temperature", "seed") if k in content
         }
         fields["messages"] = [{"role": "user", "content": content["prompt"]}]
         fields["stream"] = True
         serializer = ChatCompletionRequestSerializer(data=fields)
         serializer.is_valid(raise_exception=True)
-        return serializer.to_payload()
+        run = await generation_start(caller=caller, payload=serializer.to_payload())
+        await self.send_json({"type": "start", "request_id": caller.request_id})
+        async for piece in run.pieces():
+            await self.send_json({"type": "token", "text": piece})
+        delivery = run.delivery
+        await self.send_json(
+            {
+                "type": "done",
+                "finish_reason": delivery.finish_reason,
+                "prompt_tokens": delivery.prompt_tokens,
+                "completion_tokens": delivery.completion_tokens,
+            }
+        )
 
-    async def _send_error(self, error: ApiError) -> None:
-        await self.send_json({"type": "error", "code": error.code, "message": error.message})
+
+class ImageGenerationConsumer(_InferenceConsumer):
+    """In: {"model"?, "prompt", "n"?, "seed"?, "steps"?}; progress after every denoising step."""
+
+    endpoint = "ws/images"
+
+    async def serve(self, caller: Caller, content: dict) -> None:
+        serializer = ImageGenerationRequestSerializer(data=content)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        await self.send_json({"type": "start", "request_id": caller.request_id})
+
+        async def progress(step: int, total: int) -> None:
+            await self.send_json({"type": "progress", "step": step, "total": total})
+
+        delivery = await image_generate(
+            caller=caller,
+            payload=ImageGenerationPayload(
+                model=data.get("model") or default_model("image-generation", self.tenant.slug),
+                prompt=data["prompt"],
+                n=data["n"],
+                steps=data.get("steps"),
+                seed=data.get("seed"),
+            ),
+            on_progress=progress,
+        )
+        images = [base64.b64encode(png).decode() for png in delivery.images_png]
+        await self.send_json({"type": "done", "images": images})

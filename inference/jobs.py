@@ -5,8 +5,10 @@ embedded deployment jobs run on a thread pool of the server process; the scale-o
 deployment hands the same `job_execute` to Celery workers.
 """
 
+import base64
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from functools import cache
 from uuid import UUID
 
@@ -24,6 +26,11 @@ from inference.pipeline.validate import (
     validate_embeddings,
     validate_generation,
 )
+from inference.pipeline.validate.media import (
+    FilePayload,
+    validate_image_classification,
+    validate_speech_detection,
+)
 from inference.services import (
     StageClock,
     embeddings_create,
@@ -31,11 +38,62 @@ from inference.services import (
     subject_of,
     validated,
 )
+from inference.services.media import image_classify, speech_detect
 from portal.errors import ApiError, api_error_from_exception
 
 JOB_ENDPOINT = "/api/v1/jobs/"
-VALIDATORS = {"text-generation": validate_generation, "embeddings": validate_embeddings}
-PAYLOADS = {"text-generation": GenerationPayload, "embeddings": EmbeddingsPayload}
+
+
+async def _generate(*, caller: Caller, payload: GenerationPayload) -> Delivery:
+    return await (await generation_start(caller=caller, payload=payload)).complete()
+
+
+def _usage(delivery: Delivery) -> dict:
+    return {
+        "prompt_tokens": delivery.prompt_tokens,
+        "completion_tokens": delivery.completion_tokens,
+    }
+
+
+@dataclass(frozen=True)
+class JobTask:
+    """How a task's jobs are checked, run and reported."""
+
+    payload: type
+    validate: Callable
+    run: Callable[..., Awaitable[Delivery]]
+    result: Callable[[Delivery], dict]
+
+
+TASKS = {
+    "text-generation": JobTask(
+        GenerationPayload,
+        validate_generation,
+        _generate,
+        lambda d: {"text": d.text, "finish_reason": d.finish_reason, "usage": _usage(d)},
+    ),
+    "embeddings": JobTask(
+        EmbeddingsPayload,
+        validate_embeddings,
+        embeddings_create,
+        lambda d: {"embeddings": [list(v) for v in d.vectors], "usage": _usage(d)},
+    ),
+    "image-classification": JobTask(
+        FilePayload,
+        validate_image_classification,
+        image_classify,
+        lambda d: {"labels": [{"label": label, "score": score} for label, score in d.labels]},
+    ),
+    "speech-detection": JobTask(
+        FilePayload,
+        validate_speech_detection,
+        speech_detect,
+        lambda d: {
+            "duration_s": d.duration_s,
+            "segments": [{"start_s": start, "end_s": end} for start, end in d.segments],
+        },
+    ),
+}
 
 
 @cache
@@ -43,19 +101,12 @@ def _executor() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(settings.JOB_WORKERS, thread_name_prefix="job")
 
 
-async def job_create(*, caller: Caller, task: str, payload) -> Job:
-    await validated(VALIDATORS[task], caller=caller, payload=payload, clock=StageClock())
-    subject = await subject_of(caller)
-    job = await Job.objects.acreate(
-        tenant=caller.tenant,
-        owner_id=caller.user_id,
-        subject=subject,
-        task=task,
-        model=payload.model,
-        input=asdict(payload),
-    )
-    _executor().submit(job_execute, job_id=job.id)
-    return job
+def _stored_input(payload) -> dict:
+    """The payload as JSON; an uploaded file is kept base64-encoded until the job has run."""
+    fields = asdict(payload)
+    if isinstance(fields.get("data"), bytes):
+        fields["data"] = base64.b64encode(fields["data"]).decode()
+    return fields
 
 
 def _payload_of(job: Job):
@@ -63,7 +114,24 @@ def _payload_of(job: Job):
     for name in ("messages", "stop", "inputs"):
         if name in fields:
             fields[name] = tuple(fields[name])
-    return PAYLOADS[job.task](**fields)
+    if "data" in fields:
+        fields["data"] = base64.b64decode(fields["data"])
+    return TASKS[job.task].payload(**fields)
+
+
+async def job_create(*, caller: Caller, task: str, payload) -> Job:
+    await validated(TASKS[task].validate, caller=caller, payload=payload, clock=StageClock())
+    subject = await subject_of(caller)
+    job = await Job.objects.acreate(
+        tenant=caller.tenant,
+        owner_id=caller.user_id,
+        subject=subject,
+        task=task,
+        model=payload.model,
+        input=_stored_input(payload),
+    )
+    _executor().submit(job_execute, job_id=job.id)
+    return job
 
 
 async def _job_run(job: Job) -> Delivery:
@@ -75,21 +143,7 @@ async def _job_run(job: Job) -> Delivery:
         subject=job.subject,
         endpoint=JOB_ENDPOINT,
     )
-    payload = _payload_of(job)
-    if job.task == "embeddings":
-        return await embeddings_create(caller=caller, payload=payload)
-    run = await generation_start(caller=caller, payload=payload)
-    return await run.complete()
-
-
-def _result_of(task: str, delivery: Delivery) -> dict:
-    usage = {
-        "prompt_tokens": delivery.prompt_tokens,
-        "completion_tokens": delivery.completion_tokens,
-    }
-    if task == "embeddings":
-        return {"embeddings": [list(v) for v in delivery.vectors], "usage": usage}
-    return {"text": delivery.text, "finish_reason": delivery.finish_reason, "usage": usage}
+    return await TASKS[job.task].run(caller=caller, payload=_payload_of(job))
 
 
 def job_execute(*, job_id: UUID) -> None:
@@ -101,7 +155,7 @@ def job_execute(*, job_id: UUID) -> None:
     job.save(update_fields=["status", "started_at"])
     try:
         delivery = async_to_sync(_job_run)(job)
-        job.result, job.status = _result_of(job.task, delivery), Job.Status.SUCCEEDED
+        job.result, job.status = TASKS[job.task].result(delivery), Job.Status.SUCCEEDED
     except Exception as exc:  # noqa: BLE001 - a job always ends with a status
         error = api_error_from_exception(exc)
         job.status, job.error_code, job.error_message = Job.Status.FAILED, error.code, error.message

@@ -18,8 +18,22 @@ from transformers import AutoConfig, AutoTokenizer
 
 from portal.errors import ApiError
 
-TASKS = ("text-generation", "embeddings")
-MODALITY_OF_TASK = {"text-generation": "text", "embeddings": "text"}
+TASKS = (
+    "text-generation",
+    "embeddings",
+    "image-classification",
+    "image-generation",
+    "transcription",
+    "speech-detection",
+)
+MODALITY_OF_TASK = {
+    "text-generation": "text",
+    "embeddings": "text",
+    "image-classification": "image",
+    "image-generation": "image",
+    "transcription": "audio",
+    "speech-detection": "audio",
+}
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 

@@ -41,6 +41,19 @@ def django_db_modify_db_settings():
         default.setdefault("TEST", {})["NAME"] = str(_test_db_path())
 
 
+def pytest_collection_modifyitems(config, items):
+    """`gpu` tests run where CUDA is; elsewhere they are deselected (listed as such), so a
+    CPU run reports exactly what it ran and skips nothing."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    gpu = [item for item in items if item.get_closest_marker("gpu")]
+    if gpu:
+        config.hook.pytest_deselected(items=gpu)
+        items[:] = [item for item in items if not item.get_closest_marker("gpu")]
+
+
 def pytest_unconfigure(config):
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{_test_db_path()}{suffix}").unlink(missing_ok=True)

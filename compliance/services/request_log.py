@@ -30,6 +30,9 @@ class RequestLogEntry:
     request_bytes: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    pixels: int = 0
+    audio_seconds: float = 0.0
+    denoising_steps: int = 0
     validate_ms: float = 0.0
     preprocess_ms: float = 0.0
     queue_ms: float = 0.0

@@ -1,11 +1,14 @@
 """The native asynchronous jobs API (/api/v1/jobs): create, list own, detail."""
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from inference.api.base import InferenceApiView
+from inference.api.media import check_upload_size
 from inference.api.openai import (
     ChatCompletionRequestSerializer,
     CompletionRequestSerializer,
@@ -15,19 +18,36 @@ from inference.api.openai import (
 from inference.jobs import JOB_ENDPOINT, job_create, job_get, job_list
 from inference.models import Job
 from inference.pipeline.validate import EmbeddingsPayload
+from inference.pipeline.validate.media import MAX_TOP_K, FilePayload
 from portal.errors import ApiError
+from portal.parsers import StrictJSONParser
 from portal.serializer_fields import StrictCharField
 
 MAX_PAGE = 100
 
 
+FILE_TASKS = ("image-classification", "speech-detection")
+
+
 class JobCreateSerializer(serializers.Serializer):
+    """A JSON job: text generation or embeddings."""
+
     task = serializers.ChoiceField(["text-generation", "embeddings"])
     model = StrictCharField(max_length=100)
     input = serializers.DictField(
         help_text="text-generation: {prompt | messages, max_tokens, temperature, seed, top_p, "
         "stop, user}; embeddings: {input, user}."
     )
+
+
+class JobFileCreateSerializer(serializers.Serializer):
+    """A multipart job with a file: image classification or speech detection."""
+
+    task = serializers.ChoiceField(FILE_TASKS)
+    model = serializers.CharField(max_length=100)
+    file = serializers.FileField(allow_empty_file=True)  # an empty file is invalid_audio/image
+    top_k = serializers.IntegerField(min_value=1, max_value=MAX_TOP_K, default=5)
+    user = serializers.CharField(max_length=256, required=False)
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -76,10 +96,31 @@ def _task_payload(task: str, model: str, task_input: dict):
 class JobListCreateApi(InferenceApiView):
     endpoint = JOB_ENDPOINT
 
-    @extend_schema(request=JobCreateSerializer, responses={202: JobSerializer}, tags=["Jobs"])
+    parser_classes = [StrictJSONParser, MultiPartParser]
+
+    @extend_schema(
+        request={
+            "application/json": JobCreateSerializer,
+            "multipart/form-data": JobFileCreateSerializer,
+        },
+        responses={202: JobSerializer},
+        tags=["Jobs"],
+    )
     async def post(self, request):
-        data = parse_body(JobCreateSerializer, request).validated_data
-        payload, end_user = _task_payload(data["task"], data["model"], data["input"])
+        if request.content_type.startswith("multipart/"):
+            check_upload_size(request, max(settings.MAX_IMAGE_BYTES, settings.MAX_AUDIO_BYTES))
+            data = parse_body(JobFileCreateSerializer, request).validated_data
+            upload = data["file"]
+            payload = FilePayload(
+                model=data["model"],
+                data=upload.read(),
+                declared_type=upload.content_type,
+                top_k=data["top_k"],
+            )
+            end_user = data.get("user")
+        else:
+            data = parse_body(JobCreateSerializer, request).validated_data
+            payload, end_user = _task_payload(data["task"], data["model"], data["input"])
         job = await job_create(
             caller=self.caller(request, end_user=end_user), task=data["task"], payload=payload
         )

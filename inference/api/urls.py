@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inference.api import jobs, openai, pools
+from inference.api import jobs, media, openai, pools
 
 openai_urlpatterns = [
     path("models", openai.ModelListApi.as_view(), name="v1-models"),
@@ -8,6 +8,8 @@ openai_urlpatterns = [
     path("chat/completions", openai.ChatCompletionApi.as_view(), name="v1-chat-completions"),
     path("completions", openai.CompletionApi.as_view(), name="v1-completions"),
     path("embeddings", openai.EmbeddingApi.as_view(), name="v1-embeddings"),
+    path("images/generations", media.ImageGenerationApi.as_view(), name="v1-images"),
+    path("audio/transcriptions", media.TranscriptionApi.as_view(), name="v1-transcriptions"),
 ]
 
 native_urlpatterns = [

@@ -7,8 +7,11 @@ same decoder, so both end at the same place; a request that is not streamed (and
 sequence) is decoded once, at the end.
 """
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from PIL import Image
 
 from inference.pipeline.engine import ModelOutput
 
@@ -21,6 +24,10 @@ class Delivery:
 
     text: str = ""
     vectors: tuple[tuple[float, ...], ...] = ()
+    labels: tuple[tuple[str, float], ...] = ()
+    images_png: tuple[bytes, ...] = ()
+    segments: tuple[tuple[float, float], ...] = ()
+    duration_s: float = 0.0  # of the audio a transcript or segments came from
     finish_reason: str = "stop"
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -105,3 +112,37 @@ def postprocess_embeddings(output: ModelOutput) -> Delivery:
         queue_ms=output.queue_ms,
         execute_ms=output.execute_ms,
     )
+
+
+def _timings(output: ModelOutput) -> dict:
+    return {"queue_ms": output.queue_ms, "execute_ms": output.execute_ms}
+
+
+def postprocess_classification(output: ModelOutput) -> Delivery:
+    return Delivery(labels=output.labels, **_timings(output))
+
+
+def postprocess_images(output: ModelOutput) -> Delivery:
+    """Encode each generated image as PNG; the arrays are dropped with the output."""
+    return Delivery(images_png=tuple(_png(image) for image in output.images), **_timings(output))
+
+
+def postprocess_transcription(output: ModelOutput, *, tokenizer, duration_s: float) -> Delivery:
+    text = tokenizer.decode(list(output.token_ids), skip_special_tokens=True).strip()
+    return Delivery(
+        text=text,
+        duration_s=duration_s,
+        finish_reason=output.finish_reason,
+        completion_tokens=len(output.token_ids),
+        **_timings(output),
+    )
+
+
+def postprocess_segments(output: ModelOutput, *, duration_s: float) -> Delivery:
+    return Delivery(segments=output.segments, duration_s=duration_s, **_timings(output))
+
+
+def _png(image) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -13,14 +13,14 @@ from tests.conftest import PASSWORD
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-async def connect(user) -> WebsocketCommunicator:
+async def connect(user, path: str = "/ws/text/") -> WebsocketCommunicator:
     """A websocket carrying the session cookie of a real login."""
     client = Client()
     await sync_to_async(client.login)(username=user.username, password=PASSWORD)
     cookie = f"sessionid={client.cookies['sessionid'].value}"
     communicator = WebsocketCommunicator(
         application,
-        "/ws/text/",
+        path,
         headers=[
             (b"cookie", cookie.encode()),
             (b"origin", b"http://127.0.0.1"),
@@ -112,3 +112,15 @@ async def test_closing_the_socket_cancels_the_generation(user):
         await __import__("asyncio").sleep(0.05)
     assert row.status_code == 499 and row.error_code == "cancelled"
     assert row.completion_tokens == 0
+
+
+async def test_image_generation_reports_every_denoising_step(user):
+    communicator = await connect(user, "/ws/images/")
+    await communicator.connect()
+    await communicator.send_json_to({"model": "tiny-sd", "prompt": "A lighthouse", "steps": 4})
+    messages = await receive_until_final(communicator)
+    await communicator.disconnect()
+    assert messages[0]["type"] == "start"
+    progress = [(m["step"], m["total"]) for m in messages if m["type"] == "progress"]
+    assert progress == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert messages[-1]["type"] == "done" and len(messages[-1]["images"]) == 1

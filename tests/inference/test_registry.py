@@ -25,6 +25,10 @@ def test_default_catalogue_names_the_stable_models():
     assert [(m.name, m.task) for m in model_list()] == [
         ("tiny-chat", "text-generation"),
         ("minilm-embed", "embeddings"),
+        ("tiny-vit", "image-classification"),
+        ("tiny-sd", "image-generation"),
+        ("tiny-whisper", "transcription"),
+        ("silero-vad", "speech-detection"),
     ]
 
 

@@ -66,3 +66,16 @@ def preprocess_generation(request: ValidatedRequest) -> PreparedText:
 def preprocess_embeddings(request: ValidatedRequest) -> PreparedEmbeddings:
     device = model_device(request.model)
     return PreparedEmbeddings(inputs=tuple(_ids_tensor(ids, device) for ids in request.token_ids))
+
+
+def preprocess_image_generation(request) -> PreparedImageGeneration:
+    """The prompt's ids (checked in stage 1) on the pipeline's device."""
+    return PreparedImageGeneration(
+        prompt_ids=_ids_tensor(request.prompt_ids, model_device(request.model)).unsqueeze(0),
+        n=request.n,
+        height=request.height,
+        width=request.width,
+        steps=request.steps,
+        seed=request.seed,
+        tenant_id=request.caller.tenant.id,
+    )

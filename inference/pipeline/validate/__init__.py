@@ -86,7 +86,7 @@ def _texts_of_messages(messages: tuple[dict, ...]) -> list[str]:
     return [message["content"] for message in messages]
 
 
-def _check_texts(texts: list[str], *, param: str) -> None:
+def check_texts(texts: list[str], *, param: str) -> None:
     if not texts or not any(text.strip() for text in texts):
         raise ApiError("invalid_request", "The prompt is empty.", param=param)
     if sum(len(text) for text in texts) > settings.INFERENCE_MAX_PROMPT_CHARS:
@@ -132,7 +132,7 @@ def validate_generation(*, caller: Caller, payload: GenerationPayload) -> Valida
     spec = model_get(payload.model, task="text-generation", tenant_slug=caller.tenant.slug)
     param = "prompt" if payload.prompt is not None else "messages"
     texts = [payload.prompt] if payload.prompt is not None else _texts_of_messages(payload.messages)
-    _check_texts(texts, param=param)
+    check_texts(texts, param=param)
     if len(payload.stop) > MAX_STOP_SEQUENCES or not all(payload.stop):
         raise ApiError(
             "invalid_request",
@@ -183,7 +183,7 @@ def validate_embeddings(*, caller: Caller, payload: EmbeddingsPayload) -> Valida
         )
     if not payload.inputs or not all(text.strip() for text in payload.inputs):
         raise ApiError("invalid_request", "Every input must be a non-empty string.", param="input")
-    _check_texts(list(payload.inputs), param="input")
+    check_texts(list(payload.inputs), param="input")
     content_policy_check(tenant=caller.tenant, texts=payload.inputs)
     tokenizer = model_tokenizer(spec)
     context = model_context_length(spec)

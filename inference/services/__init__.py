@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from compliance.services.request_log import RequestLogEntry, request_log_awrite
 from compliance.services.subjects import subject_pseudonym_get
-from inference.pipeline.engine import ModelOutput, pool_get
+from inference.pipeline.engine import ModelOutput, ProgressEvent, pool_get
 from inference.pipeline.postprocess import (
     Delivery,
     StreamDecoder,
@@ -73,6 +73,7 @@ def _log_entry(
     error_code: str = "",
     clock: StageClock | None = None,
     model: str = "",
+    **measures,
 ) -> RequestLogEntry:
     spec = request.model if request else None
     marks = clock.marks if clock else {}
@@ -88,18 +89,28 @@ def _log_entry(
         modality=spec.modality if spec else "",
         task=spec.task if spec else "",
         error_code=error_code,
-        streamed=bool(request and request.stream),
+        streamed=bool(getattr(request, "stream", False)),
         request_bytes=caller.request_bytes,
         prompt_tokens=delivery.prompt_tokens if delivery else 0,
         completion_tokens=delivery.completion_tokens if delivery else 0,
         validate_ms=marks.get("validate", 0.0),
         preprocess_ms=marks.get("preprocess", 0.0),
         queue_ms=delivery.queue_ms if delivery else 0.0,
-        kv_cache_bytes=request.kv_cache_bytes if request else 0,
+        kv_cache_bytes=getattr(request, "kv_cache_bytes", 0),
         execute_ms=delivery.execute_ms if delivery else 0.0,
         postprocess_ms=marks.get("postprocess", 0.0),
         total_ms=clock.total_ms() if clock else 0.0,
+        **measures,
     )
+
+
+async def _write_shielded(entry: RequestLogEntry) -> None:
+    """Write a log row even if the caller is cancelled again meanwhile (a client that hung
+    up); the set keeps the write alive until it lands."""
+    write = asyncio.ensure_future(request_log_awrite(entry))
+    _pending_records.add(write)
+    write.add_done_callback(_pending_records.discard)
+    await asyncio.shield(write)
 
 
 def _known_model(name: str) -> str:
@@ -194,12 +205,7 @@ class GenerationRun:
             error_code=error_code,
             clock=self._clock,
         )
-        # NOTE: shielded, so a caller cancelled again while this is written (a client that
-        # hung up) still leaves its row; the set keeps the write alive until it lands.
-        write = asyncio.ensure_future(request_log_awrite(entry))
-        _pending_records.add(write)
-        write.add_done_callback(_pending_records.discard)
-        await asyncio.shield(write)
+        await _write_shielded(entry)
 
     async def complete(self) -> Delivery:
         async for _ in self.pieces():
@@ -207,9 +213,7 @@ class GenerationRun:
         return self.delivery
 
 
-async def validated(
-    validate: Callable[..., ValidatedRequest], *, caller: Caller, payload, clock: StageClock
-) -> ValidatedRequest:
+async def validated(validate: Callable, *, caller: Caller, payload, clock: StageClock):
     """Stage 1, off the event loop; a refusal is recorded before it is raised."""
     try:
         request = await in_thread(validate)(caller=caller, payload=payload)
@@ -231,38 +235,69 @@ async def generation_start(*, caller: Caller, payload: GenerationPayload) -> Gen
 
 
 async def embeddings_create(*, caller: Caller, payload: EmbeddingsPayload) -> Delivery:
+    return await run_once(
+        caller=caller,
+        payload=payload,
+        validate=validate_embeddings,
+        preprocess=preprocess_embeddings,
+        postprocess=lambda request, output: postprocess_embeddings(output),
+    )
+
+
+async def run_once(
+    *,
+    caller: Caller,
+    payload,
+    validate: Callable,
+    preprocess: Callable,
+    postprocess: Callable,
+    measures: Callable = lambda request, delivery: {},
+    on_progress: Callable | None = None,
+) -> Delivery:
+    """The stage order for a task that answers once (no token stream): embeddings, images,
+    audio. Progress events, where the runner sends them, go to `on_progress(step, total)`."""
     clock = StageClock()
-    request = await validated(validate_embeddings, caller=caller, payload=payload, clock=clock)
+    request = await validated(validate, caller=caller, payload=payload, clock=clock)
     try:
         pool = pool_get(request.model.name)
-        handle = pool.submit(preprocess_embeddings(request), loop=asyncio.get_running_loop())
+        prepared = await in_thread(preprocess)(request)
+        handle = pool.submit(prepared, loop=asyncio.get_running_loop())
         clock.mark("preprocess")
     except ApiError as error:
         raise await _refuse(caller, error, clock=clock, model=payload.model) from None
     subject = await subject_of(caller)
     status, code, delivery = 500, "internal_error", None
     try:
-        async for output in handle.events():
-            delivery = postprocess_embeddings(output)
-        clock.mark("postprocess")
+        async for event in handle.events():
+            if isinstance(event, ProgressEvent):
+                if on_progress is not None:
+                    await on_progress(event.step, event.total)
+                continue
+            started = time.monotonic()
+            delivery = await in_thread(postprocess)(request, event)
+            clock.add("postprocess", started)
         status, code = 200, ""
         return delivery
     except ApiError as error:
         status, code = error.status, error.code
         raise
+    except (asyncio.CancelledError, GeneratorExit):
+        status, code = 499, "cancelled"
+        handle.cancel()
+        raise
     finally:
-        await request_log_awrite(
-            _log_entry(
-                caller,
-                endpoint=caller.endpoint,
-                status_code=status,
-                subject=subject,
-                request=request,
-                delivery=delivery,
-                error_code=code,
-                clock=clock,
-            )
+        entry = _log_entry(
+            caller,
+            endpoint=caller.endpoint,
+            status_code=status,
+            subject=subject,
+            request=request,
+            delivery=delivery,
+            error_code=code,
+            clock=clock,
+            **(measures(request, delivery) if delivery else {}),
         )
+        await _write_shielded(entry)
 
 
 async def request_failure_record(
