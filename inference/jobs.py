@@ -30,6 +30,7 @@ from inference.pipeline.validate.media import (
     FilePayload,
     validate_image_classification,
     validate_speech_detection,
+    validate_transcription,
 )
 from inference.services import (
     StageClock,
@@ -38,7 +39,7 @@ from inference.services import (
     subject_of,
     validated,
 )
-from inference.services.media import image_classify, speech_detect
+from inference.services.media import image_classify, speech_detect, transcribe
 from portal.errors import ApiError, api_error_from_exception
 
 JOB_ENDPOINT = "/api/v1/jobs/"
@@ -83,6 +84,12 @@ TASKS = {
         validate_image_classification,
         image_classify,
         lambda d: {"labels": [{"label": label, "score": score} for label, score in d.labels]},
+    ),
+    "transcription": JobTask(
+        FilePayload,
+        validate_transcription,
+        transcribe,
+        lambda d: {"text": d.text, "duration_s": d.duration_s},
     ),
     "speech-detection": JobTask(
         FilePayload,

@@ -26,7 +26,7 @@ from portal.serializer_fields import StrictCharField
 MAX_PAGE = 100
 
 
-FILE_TASKS = ("image-classification", "speech-detection")
+FILE_TASKS = ("image-classification", "transcription", "speech-detection")
 
 
 class JobCreateSerializer(serializers.Serializer):
@@ -41,7 +41,7 @@ class JobCreateSerializer(serializers.Serializer):
 
 
 class JobFileCreateSerializer(serializers.Serializer):
-    """A multipart job with a file: image classification or speech detection."""
+    """A multipart job with a file: image classification, transcription, speech detection."""
 
     task = serializers.ChoiceField(FILE_TASKS)
     model = serializers.CharField(max_length=100)
