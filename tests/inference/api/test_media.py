@@ -197,3 +197,84 @@ def test_a_gif_named_png_is_never_stored_as_a_job(asgi_server, api_token, model_
     assert json.dumps(list(RequestLog.objects.values_list("error_code", flat=True))) == (
         '["unsupported_media_type"]'
     )
+
+
+def _bad_files() -> dict:
+    """The bad files of the image and audio issue, each with the task it is sent to and the
+    code it must get. (FLAC stores integers only, so NaN samples travel in a float WAV.)"""
+    import numpy as np
+
+    from tests.malformed import encoded, pcm_wav, png_claiming, written
+
+    good_png = png_bytes()
+    nan = np.zeros(1600, dtype=np.float32)
+    nan[100] = np.nan
+    return {
+        "truncated PNG": ("image-classification", "image/png", good_png[:60], "invalid_image"),
+        "30,000 x 30,000 PNG header": (
+            "image-classification",
+            "image/png",
+            png_claiming(30_000, 30_000),
+            "image_too_large",
+        ),
+        "GIF named .png": (
+            "image-classification",
+            "image/png",
+            encoded(Image.new("RGB", (8, 8)), "GIF"),
+            "unsupported_media_type",
+        ),
+        "HTML named .jpg": (
+            "image-classification",
+            "image/jpeg",
+            b"<!doctype html><p>hi</p>",
+            "unsupported_media_type",
+        ),
+        "zero-length WAV": (
+            "transcription",
+            "audio/wav",
+            pcm_wav(claimed_bytes=0, pcm=b""),
+            "invalid_audio",
+        ),
+        "WAV claiming ten hours": (
+            "transcription",
+            "audio/wav",
+            pcm_wav(claimed_bytes=10 * 3600 * 32_000, pcm=b"\x00\x00" * 1600),
+            "audio_too_long",
+        ),
+        "NaN samples": (
+            "speech-detection",
+            "audio/wav",
+            written(nan, subtype="FLOAT"),
+            "invalid_audio",
+        ),
+        "MP3 named .wav": (
+            "speech-detection",
+            "audio/wav",
+            (AUDIO / "speech-en-44k-stereo.mp3").read_bytes(),
+            "unsupported_media_type",
+        ),
+    }
+
+
+MODEL_OF_TASK = {
+    "image-classification": "tiny-vit",
+    "transcription": "tiny-whisper",
+    "speech-detection": "silero-vad",
+}
+
+
+@pytest.mark.parametrize("case", list(_bad_files()))
+def test_each_bad_file_gets_its_code_reaches_no_model_and_stores_only_a_log_row(
+    case, asgi_server, api_token, model_calls
+):
+    task, content_type, data, code = _bad_files()[case]
+    response = post_job(
+        asgi_server,
+        api_token,
+        {"task": task, "model": MODEL_OF_TASK[task]},
+        {"file": ("upload", content_type, data)},
+    )
+    assert response.error_code == code, response.body
+    assert model_calls() == 0 and not Job.objects.exists()
+    rows = list(RequestLog.objects.values_list("status_code", "error_code"))
+    assert rows == [(response.status, code)]

@@ -1,5 +1,3 @@
-import io
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +6,7 @@ import soundfile
 
 from inference.pipeline.validate.audio import validate_audio
 from portal.errors import ApiError
+from tests.malformed import pcm_wav, written
 
 AUDIO = Path(__file__).parents[3] / "data" / "audio"
 TEN_HOURS_S = 10 * 3600
@@ -27,20 +26,6 @@ def _error_code(data: bytes, **limits) -> str:
     with pytest.raises(ApiError) as caught:
         _validate(data, **limits)
     return caught.value.code
-
-
-def _written(samples: np.ndarray, *, sample_rate=16_000, format="WAV", subtype=None) -> bytes:
-    buffer = io.BytesIO()
-    soundfile.write(buffer, samples, sample_rate, format=format, subtype=subtype)
-    return buffer.getvalue()
-
-
-def _pcm_wav(*, claimed_bytes: int, pcm: bytes, sample_rate=16_000) -> bytes:
-    """A mono 16-bit WAV whose data chunk claims claimed_bytes and holds pcm."""
-    fmt = struct.pack("<HHIIHH", 1, 1, sample_rate, sample_rate * 2, 2, 16)
-    body = b"WAVE" + struct.pack("<4sI", b"fmt ", len(fmt)) + fmt
-    body += struct.pack("<4sI", b"data", claimed_bytes) + pcm
-    return b"RIFF" + struct.pack("<I", len(body) - len(pcm) + claimed_bytes) + body
 
 
 def _flac_claiming(total_frames: int) -> bytes:
@@ -95,7 +80,7 @@ def test_empty_bytes_are_invalid_audio():
 
 
 def test_a_wav_with_zero_frames_is_invalid_audio():
-    header_only = _written(np.zeros((0, 1), dtype=np.float32), subtype="PCM_16")
+    header_only = written(np.zeros((0, 1), dtype=np.float32), subtype="PCM_16")
     assert _error_code(header_only) == "invalid_audio"
 
 
@@ -119,7 +104,7 @@ def test_a_recording_longer_than_the_limit_is_too_long_without_decoding(no_decod
 
 
 def test_a_wav_header_claiming_ten_hours_is_too_long_without_decoding(no_decoding):
-    wav = _pcm_wav(claimed_bytes=TEN_HOURS_S * 16_000 * 2, pcm=bytes(3200))
+    wav = pcm_wav(claimed_bytes=TEN_HOURS_S * 16_000 * 2, pcm=bytes(3200))
     assert _error_code(wav, max_duration_s=600.0) == "audio_too_long"
 
 
@@ -130,12 +115,12 @@ def test_a_flac_header_claiming_ten_hours_is_too_long_without_decoding(no_decodi
 
 def test_a_compressed_wav_longer_than_the_limit_is_too_long_without_decoding(no_decoding):
     samples = np.zeros((16_000 * 6, 1), dtype=np.float32)
-    adpcm = _written(samples, subtype="IMA_ADPCM")  # a block holds many frames
+    adpcm = written(samples, subtype="IMA_ADPCM")  # a block holds many frames
     assert _error_code(adpcm, max_duration_s=5.0) == "audio_too_long"
 
 
 def test_a_wav_header_claiming_more_than_the_file_holds_is_invalid_audio():
-    wav = _pcm_wav(claimed_bytes=2 * 16_000 * 2, pcm=bytes(3200))  # claims 2 s, holds 0.1 s
+    wav = pcm_wav(claimed_bytes=2 * 16_000 * 2, pcm=bytes(3200))  # claims 2 s, holds 0.1 s
     assert _error_code(wav) == "invalid_audio"
 
 
@@ -172,7 +157,7 @@ def test_garbage_after_an_mp3_frame_sync_is_invalid_audio():
 def test_a_float_wav_with_non_finite_samples_is_invalid_audio(subtype, bad):
     samples = np.zeros((1600, 1), dtype=np.float32)
     samples[800] = bad
-    assert _error_code(_written(samples, subtype=subtype)) == "invalid_audio"
+    assert _error_code(written(samples, subtype=subtype)) == "invalid_audio"
 
 
 def test_an_mp3_declared_as_wav_is_unsupported():
@@ -229,7 +214,7 @@ def test_a_foreign_file_is_unsupported(data):
 
 
 def test_an_aiff_recording_is_unsupported():
-    aiff = _written(np.zeros((1600, 1), dtype=np.float32), format="AIFF", subtype="PCM_16")
+    aiff = written(np.zeros((1600, 1), dtype=np.float32), format="AIFF", subtype="PCM_16")
     assert _error_code(aiff) == "unsupported_media_type"
 
 
@@ -239,12 +224,12 @@ def test_a_wav_behind_an_id3_tag_is_unsupported():
 
 
 def test_more_channels_than_allowed_are_invalid_audio(no_decoding):
-    data = _written(np.zeros((160, 16), dtype=np.float32), subtype="PCM_16")
+    data = written(np.zeros((160, 16), dtype=np.float32), subtype="PCM_16")
     assert _error_code(data) == "invalid_audio"
 
 
 def test_a_sample_rate_above_the_limit_is_invalid_audio(no_decoding):
-    data = _written(np.zeros((160, 1), dtype=np.float32), sample_rate=384_000, subtype="PCM_16")
+    data = written(np.zeros((160, 1), dtype=np.float32), sample_rate=384_000, subtype="PCM_16")
     assert _error_code(data) == "invalid_audio"
 
 

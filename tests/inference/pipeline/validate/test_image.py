@@ -1,13 +1,10 @@
-import io
-import struct
-import zlib
-
 import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
 from inference.pipeline.validate.image import validate_image
 from portal.errors import ApiError
+from tests.malformed import encoded, png_claiming
 
 MAX_BYTES = 1_000_000
 MAX_PIXELS = 10_000_000
@@ -16,27 +13,6 @@ MAX_PIXELS = 10_000_000
 def photo(width: int = 48, height: int = 32) -> Image.Image:
     pixels = np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
     return Image.fromarray(pixels)
-
-
-def encoded(image: Image.Image, image_format: str, **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, image_format, **options)
-    return buffer.getvalue()
-
-
-def png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A well-formed PNG header for an 8-bit RGB picture of any size, with a tiny IDAT."""
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + png_chunk(b"IHDR", header)
-        + png_chunk(b"IDAT", zlib.compress(b"\x00" * 16))
-        + png_chunk(b"IEND", b"")
-    )
 
 
 def validate(data: bytes, *, declared_type: str | None = None, **limits):
