@@ -8,6 +8,7 @@ fed features made any other way hears a different signal.
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -44,8 +45,28 @@ def audio_waveform(
     waveform = torch.from_numpy(audio.samples).to(device).mean(dim=1)
     if audio.sample_rate == sample_rate:
         return waveform
-    resample = torchaudio.transforms.Resample(audio.sample_rate, sample_rate).to(device)
-    return resample(waveform)
+    return _resampler(audio.sample_rate, sample_rate, device)(waveform)
+
+
+# NOTE: both transforms build their kernels or filter banks when made; made once per setting,
+# they are shared by every request (they hold no request data).
+@lru_cache(maxsize=32)
+def _resampler(source_rate: int, target_rate: int, device: torch.device):
+    return torchaudio.transforms.Resample(source_rate, target_rate).to(device)
+
+
+@lru_cache(maxsize=8)
+def _mel(sampling_rate: int, n_fft: int, hop_length: int, n_mels: int, device: torch.device):
+    return torchaudio.transforms.MelSpectrogram(
+        sample_rate=sampling_rate,
+        n_fft=n_fft,
+        hop_length=hop_length,
+        n_mels=n_mels,
+        f_max=8000.0,  # NOTE: WhisperFeatureExtractor fixes it, whatever the sampling rate
+        power=2.0,
+        norm="slaney",
+        mel_scale="slaney",
+    ).to(device)
 
 
 def log_mel_features(
@@ -56,16 +77,13 @@ def log_mel_features(
     n_samples = feature_extractor["chunk_length"] * sampling_rate
     waveform = waveform.to(device=device, dtype=torch.float32)[:n_samples]
     waveform = torch.nn.functional.pad(waveform, (0, n_samples - len(waveform)))
-    mel = torchaudio.transforms.MelSpectrogram(
-        sample_rate=sampling_rate,
-        n_fft=feature_extractor["n_fft"],
-        hop_length=feature_extractor["hop_length"],
-        n_mels=feature_extractor["feature_size"],
-        f_max=8000.0,  # NOTE: WhisperFeatureExtractor fixes it, whatever the sampling rate
-        power=2.0,
-        norm="slaney",
-        mel_scale="slaney",
-    ).to(device)
+    mel = _mel(
+        sampling_rate,
+        feature_extractor["n_fft"],
+        feature_extractor["hop_length"],
+        feature_extractor["feature_size"],
+        device,
+    )
     log_spec = mel(waveform)[:, :-1].clamp(min=1e-10).log10()
     log_spec = torch.maximum(log_spec, log_spec.max() - 8.0)
     return (log_spec + 4.0) / 4.0
