@@ -3,7 +3,9 @@
 Pictures of the UI go stale as soon as a template or the stylesheet changes; this script makes
 them again in one command instead of by hand, always at the same size and with the same steps:
 the login page, then, signed in as the seeded `demo-user`, the home page, the text page after
-a finished generation, the user's history and the API docs (Swagger UI).
+a finished generation, the image classification page with a picture's labels, the image
+generation page after a finished generation, the audio page with the results for a real speech
+recording (tests/data/audio/speech-en-16k.wav), the user's history and the API docs (Swagger UI).
 
 Usage (the server must be running, migrated and seeded with `manage.py seed_demo`):
 
@@ -16,8 +18,10 @@ download offline: the script drives the system's Chromium (/usr/bin/chromium, or
 import json
 import re
 import sys
+import tempfile
 from pathlib import Path
 
+from PIL import Image, ImageDraw
 from playwright.sync_api import expect, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -28,6 +32,8 @@ OUT_DIR = ROOT / "docs" / "screenshots"
 CREDENTIALS = ROOT / "var" / "demo-credentials.json"
 USERNAME = "demo-user"
 PROMPT = "Summarise the discharge note in two sentences."
+IMAGE_PROMPT = "A quiet harbour at dawn, in watercolour"
+SPEECH = ROOT / "tests" / "data" / "audio" / "speech-en-16k.wav"
 VIEWPORT = {"width": 1280, "height": 800}
 
 
@@ -63,6 +69,34 @@ def main(base_url: str) -> None:
             sys.exit(f"The generation was refused: {page.locator('#error').inner_text()}")
         shoot(page, "text")
 
+        with tempfile.TemporaryDirectory() as folder:
+            picture = sample_picture(Path(folder) / "harbour.png")
+            page.goto(f"{base_url}/images/classify/")
+            page.locator("#file").set_input_files(picture)
+            expect(page.locator("#preview-image")).to_be_visible()
+            page.get_by_role("button", name="Classify").click()
+            expect_done(page)
+            expect(page.locator("#labels li").first).to_be_visible()
+            shoot(page, "classify")
+
+        page.goto(f"{base_url}/images/generate/")
+        page.locator("#prompt").fill(IMAGE_PROMPT)
+        page.locator("#n").select_option("4")
+        page.locator("#seed").fill("7")
+        page.get_by_role("button", name="Generate").click()
+        expect_done(page)
+        expect(page.locator("#progress-label")).to_have_text("Step 4 of 4")
+        expect(page.locator("#gallery img")).to_have_count(4)
+        shoot(page, "generate", full_page=True)
+
+        page.goto(f"{base_url}/audio/")
+        page.locator("#file").set_input_files(SPEECH)
+        expect(page.locator("#plots")).to_be_visible()
+        page.get_by_role("button", name="Transcribe and detect speech").click()
+        expect_done(page)
+        expect(page.locator("#segments tbody tr").first).to_be_visible()
+        shoot(page, "audio", full_page=True)
+
         page.goto(f"{base_url}/history/")
         expect(page.get_by_role("heading", name="Your history")).to_be_visible()
         shoot(page, "history")
@@ -76,9 +110,36 @@ def main(base_url: str) -> None:
         browser.close()
 
 
-def shoot(page, name: str) -> None:
+def expect_done(page) -> None:
+    """Wait for a media page's status line to end; stop with its error if it was not Done."""
+    status = page.locator("#status")
+    expect(status).to_have_text(re.compile(r"^(Done|Refused|Failed|Partly|Connection)"))
+    if not status.inner_text().startswith("Done"):
+        sys.exit(f"{page.url}: {status.inner_text()}: {page.locator('#error').inner_text()}")
+
+
+def sample_picture(path: Path) -> Path:
+    """A small drawn landscape to classify (the repository keeps no photographs)."""
+    image = Image.new("RGB", (640, 420))
+    draw = ImageDraw.Draw(image)
+    for y in range(420):  # the sky, from deep blue down to a warm horizon
+        t = y / 419
+        draw.line(
+            [(0, y), (640, y)], fill=(int(40 + 210 * t), int(90 + 120 * t), int(170 + 20 * t))
+        )
+    draw.ellipse((440, 70, 540, 170), fill=(255, 214, 102))
+    draw.polygon(
+        [(0, 420), (0, 270), (170, 190), (330, 280), (470, 215), (640, 290), (640, 420)],
+        fill=(61, 122, 74),
+    )
+    draw.polygon([(0, 420), (0, 340), (260, 300), (640, 360), (640, 420)], fill=(38, 92, 56))
+    image.save(path)
+    return path
+
+
+def shoot(page, name: str, *, full_page: bool = False) -> None:
     path = OUT_DIR / f"{name}.png"
-    page.screenshot(path=path)
+    page.screenshot(path=path, full_page=full_page)
     print(f"wrote {path.relative_to(ROOT)}")
 
 

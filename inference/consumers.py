@@ -131,9 +131,10 @@ class ImageGenerationConsumer(_InferenceConsumer):
         serializer = ImageGenerationRequestSerializer(data=content)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        await self.send_json({"type": "start", "request_id": caller.request_id})
 
         async def progress(step: int, total: int) -> None:
+            if step == 1:  # accepted and running: validation is behind it
+                await self.send_json({"type": "start", "request_id": caller.request_id})
             await self.send_json({"type": "progress", "step": step, "total": total})
 
         delivery = await image_generate(

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from inference.api.base import InferenceApiView
 from inference.api.openai import parse_body
-from inference.pipeline.validate.media import FilePayload, ImageGenerationPayload
+from inference.pipeline.validate.media import MAX_IMAGES, FilePayload, ImageGenerationPayload
 from inference.registry import model_list
 from inference.services.media import image_generate, transcribe
 from portal.errors import ApiError
@@ -43,7 +43,7 @@ def check_upload_size(request, max_bytes: int) -> None:
 class ImageGenerationRequestSerializer(serializers.Serializer):
     prompt = StrictCharField(max_length=4000)
     model = StrictCharField(max_length=100, required=False)
-    n = StrictIntegerField(min_value=1, max_value=10, default=1)
+    n = StrictIntegerField(min_value=1, max_value=MAX_IMAGES, default=1)
     size = StrictCharField(max_length=20, required=False)
     response_format = serializers.ChoiceField(["b64_json", "url"], default="b64_json")
     seed = StrictIntegerField(required=False, allow_null=True)

@@ -49,7 +49,7 @@
       size.className = "muted";
       size.textContent = "Image " + (index + 1);
       img.addEventListener("load", function () {
-        size.textContent = "Image " + (index + 1) + " · " + img.naturalWidth + "×" + img.naturalHeight + " px";
+        size.textContent = "Image " + (index + 1) + " · " + img.naturalWidth + "×" + img.naturalHeight;
       });
       const link = document.createElement("a");
       link.href = url;
