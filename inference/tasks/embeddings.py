@@ -6,25 +6,16 @@ import torch
 from transformers import AutoModel
 
 from inference.pipeline.engine import Handle, ModelOutput
-from inference.registry import ModelSpec, model_device, model_dtype, model_tokenizer
+from inference.registry import ModelSpec, model_tokenizer
+from inference.tasks.base import Runner
 
 
-class EmbeddingsRunner:
+class EmbeddingsRunner(Runner):
     def __init__(self, spec: ModelSpec):
-        self.device = model_device(spec)
-        self.dtype = model_dtype(spec)
+        super().__init__(spec)
         self.tokenizer = model_tokenizer(spec)
-        self.model = AutoModel.from_pretrained(
-            spec.path, local_files_only=True, dtype=self.dtype
-        ).to(self.device)
-        self.model.eval()
-        self.weight_bytes = sum(p.numel() * p.element_size() for p in self.model.parameters())
+        self.model = self.load(AutoModel, spec)
         self.pad_token_id = self.tokenizer.pad_token_id or 0
-
-    running: list[Handle] = []  # every request is finished within its step
-
-    def reset(self) -> None:
-        pass
 
     def step(self, batch: list[Handle]) -> None:
         """All inputs of all requests in one forward pass, then split back per request."""

@@ -9,24 +9,15 @@ import torch
 from transformers import AutoModelForImageClassification
 
 from inference.pipeline.engine import Handle, ModelOutput
-from inference.registry import ModelSpec, model_device, model_dtype
+from inference.registry import ModelSpec
+from inference.tasks.base import Runner
 
 
-class ImageClassificationRunner:
+class ImageClassificationRunner(Runner):
     def __init__(self, spec: ModelSpec):
-        self.device = model_device(spec)
-        self.dtype = model_dtype(spec)
-        self.model = AutoModelForImageClassification.from_pretrained(
-            spec.path, local_files_only=True, dtype=self.dtype
-        ).to(self.device)
-        self.model.eval()
-        self.weight_bytes = sum(p.numel() * p.element_size() for p in self.model.parameters())
+        super().__init__(spec)
+        self.model = self.load(AutoModelForImageClassification, spec)
         self.labels = self.model.config.id2label
-
-    running: list[Handle] = []  # every request is finished within its step
-
-    def reset(self) -> None:
-        pass
 
     def step(self, batch: list[Handle]) -> None:
         started = time.monotonic()

@@ -20,7 +20,8 @@ import torch
 from diffusers import StableDiffusionPipeline
 
 from inference.pipeline.engine import Handle, ModelOutput
-from inference.registry import ModelSpec, model_device, model_dtype
+from inference.registry import ModelSpec
+from inference.tasks.base import Runner, weight_bytes
 
 
 def _shape(handle: Handle) -> tuple:
@@ -28,30 +29,21 @@ def _shape(handle: Handle) -> tuple:
     return (prepared.height, prepared.width, prepared.steps, prepared.guidance_scale)
 
 
-class ImageGenerationRunner:
+class ImageGenerationRunner(Runner):
     def __init__(self, spec: ModelSpec):
-        self.device = model_device(spec)
-        self.dtype = model_dtype(spec)
+        super().__init__(spec)
         self.pipeline = StableDiffusionPipeline.from_pretrained(
             spec.path, local_files_only=True, dtype=self.dtype
         ).to(self.device)
         self.pipeline.set_progress_bar_config(disable=True)
-        self.weight_bytes = sum(
-            p.numel() * p.element_size()
-            for component in self.pipeline.components.values()
-            if isinstance(component, torch.nn.Module)
-            for p in component.parameters()
+        self.weight_bytes = weight_bytes(
+            *(c for c in self.pipeline.components.values() if isinstance(c, torch.nn.Module))
         )
         tokenizer = self.pipeline.tokenizer
         self.max_length = tokenizer.model_max_length
         self.pad_token_id = tokenizer.pad_token_id
         # the unconditional prompt of classifier-free guidance: a constant, not user data
         self._empty_ids = torch.tensor(tokenizer("")["input_ids"])
-
-    running: list[Handle] = []  # every request is finished within its step
-
-    def reset(self) -> None:
-        pass
 
     def step(self, batch: list[Handle]) -> None:
         for _, group in groupby(sorted(batch, key=_shape), key=_shape):

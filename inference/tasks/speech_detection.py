@@ -13,7 +13,8 @@ import time
 import torch
 
 from inference.pipeline.engine import Handle, ModelOutput
-from inference.registry import ModelSpec, model_device
+from inference.registry import ModelSpec
+from inference.tasks.base import Runner, weight_bytes
 
 WINDOW_SAMPLES = {16_000: 512, 8_000: 256}  # what Silero reads per step at each rate
 MODEL_FILE = "silero_vad.jit"
@@ -29,18 +30,13 @@ def _silero():
     return init_jit_model, get_speech_timestamps_from_probs
 
 
-class SpeechDetectionRunner:
+class SpeechDetectionRunner(Runner):
     def __init__(self, spec: ModelSpec):
-        self.device = model_device(spec)
+        super().__init__(spec)
         self.dtype = torch.float32  # the TorchScript model runs in float32 only
         init_jit_model, self._timestamps = _silero()
         self.model = init_jit_model(str(spec.path / MODEL_FILE), device=self.device)
-        self.weight_bytes = sum(p.numel() * p.element_size() for p in self.model.parameters())
-
-    running: list[Handle] = []  # every request is finished within its step
-
-    def reset(self) -> None:
-        pass
+        self.weight_bytes = weight_bytes(self.model)
 
     def step(self, batch: list[Handle]) -> None:
         started = time.monotonic()

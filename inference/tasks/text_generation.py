@@ -21,7 +21,8 @@ from transformers import AutoModelForCausalLM
 
 from inference.pipeline.engine import Handle, ModelOutput
 from inference.pipeline.preprocess.text import PreparedText
-from inference.registry import ModelSpec, model_device, model_dtype, model_tokenizer
+from inference.registry import ModelSpec, model_tokenizer
+from inference.tasks.base import Runner
 
 
 @dataclass
@@ -38,17 +39,12 @@ class _Row:
         return self.handle.prepared
 
 
-class TextGenerationRunner:
+class TextGenerationRunner(Runner):
     def __init__(self, spec: ModelSpec):
-        self.device = model_device(spec)
-        self.dtype = model_dtype(spec)
+        super().__init__(spec)
         self.scrub = spec.scrub
         self.tokenizer = model_tokenizer(spec)
-        self.model = AutoModelForCausalLM.from_pretrained(
-            spec.path, local_files_only=True, dtype=self.dtype
-        ).to(self.device)
-        self.model.eval()
-        self.weight_bytes = sum(p.numel() * p.element_size() for p in self.model.parameters())
+        self.model = self.load(AutoModelForCausalLM, spec)
         self.eos_token_id = self.tokenizer.eos_token_id
         self.pad_token_id = (
             self.tokenizer.pad_token_id

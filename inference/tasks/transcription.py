@@ -12,18 +12,14 @@ import torch
 from transformers import AutoModelForSpeechSeq2Seq
 
 from inference.pipeline.engine import Handle, ModelOutput
-from inference.registry import ModelSpec, model_device, model_dtype, model_tokenizer
+from inference.registry import ModelSpec, model_tokenizer
+from inference.tasks.base import Runner
 
 
-class TranscriptionRunner:
+class TranscriptionRunner(Runner):
     def __init__(self, spec: ModelSpec):
-        self.device = model_device(spec)
-        self.dtype = model_dtype(spec)
-        self.model = AutoModelForSpeechSeq2Seq.from_pretrained(
-            spec.path, local_files_only=True, dtype=self.dtype
-        ).to(self.device)
-        self.model.eval()
-        self.weight_bytes = sum(p.numel() * p.element_size() for p in self.model.parameters())
+        super().__init__(spec)
+        self.model = self.load(AutoModelForSpeechSeq2Seq, spec)
         self.eos_token_id = self.model.generation_config.eos_token_id
         self.special_ids = frozenset(model_tokenizer(spec).all_special_ids)
 
