@@ -51,6 +51,7 @@ class ModelSpec:
     kv_cache_budget_mb: float = 0  # 0: no limit beyond the batch size
     scrub: bool = False  # overwrite per-request buffers with zeros before releasing them
     tenants: tuple[str, ...] = ()  # when set, the pool serves these tenants only
+    random_weights: bool = False  # an offline default: it runs for real, its output is noise
 
     @property
     def modality(self) -> str:

@@ -8,11 +8,6 @@ from django.shortcuts import render
 from inference.registry import model_context_length, model_list
 from portal.permissions import user_can_run_inference
 
-# NOTE: the defaults that build_default_models makes with random weights (DESIGN.md): their
-# answers are meaningless, and the pages say so beside them rather than let anyone read them.
-RANDOM_WEIGHT_MODELS = frozenset({"tiny-chat", "tiny-vit", "tiny-sd", "tiny-whisper"})
-
-
 def _check_can_run_inference(user) -> None:
     if not user_can_run_inference(user):
         raise PermissionDenied
@@ -21,7 +16,7 @@ def _check_can_run_inference(user) -> None:
 def _task_models(user, task: str) -> list[dict]:
     """The models of one task that the user's tenant may use, in catalogue order."""
     return [
-        {"name": spec.name, "random": spec.name in RANDOM_WEIGHT_MODELS}
+        {"name": spec.name, "random": spec.random_weights}
         for spec in model_list(tenant_slug=user.tenant.slug)
         if spec.task == task
     ]
