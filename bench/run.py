@@ -40,8 +40,8 @@ FINDINGS = """## Where the time goes
   SQLite log write cost about 9 ms of server CPU per /v1 request (py-spy; CPU time of the server
   process over a run), and the `openai` client on the same machine about 6 ms more. That bounds
   HTTP throughput near 70-100 requests/s whatever the engine does.
-- At one client the added latency stays within 10 ms (0-7 ms so far), and the server's memory
-  stays flat.
+- At one client the added latency was 0-10 ms in most runs (once 19 ms, on a busy machine;
+  measured alone, about 4 ms), and the server's memory stays flat.
 
 Tried, in order (each measured with py-spy and CPU seconds per request):
 1. WhiteNoise's middleware is sync-only, so every async request went through a thread; the

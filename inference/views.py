@@ -8,6 +8,7 @@ from django.shortcuts import render
 from inference.registry import model_context_length, model_list
 from portal.permissions import user_can_run_inference
 
+
 def _check_can_run_inference(user) -> None:
     if not user_can_run_inference(user):
         raise PermissionDenied
