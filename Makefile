@@ -21,7 +21,7 @@ setup: $(STAMP)
 	$(PY) manage.py prepare
 
 run: setup
-	$(VENV)/bin/uvicorn portal.asgi:application --host $(HOST) --port $(PORT) --no-access-log --lifespan off
+	$(VENV)/bin/uvicorn portal.asgi:application --host $(HOST) --port $(PORT) --no-access-log
 
 test: setup
 	$(PY) -m pytest

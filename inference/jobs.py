@@ -170,6 +170,22 @@ def job_execute(*, job_id: UUID) -> None:
     job.save(update_fields=["status", "result", "error_code", "error_message", "finished_at"])
 
 
+def jobs_resume() -> int:
+    """At server start: queue again the jobs that were waiting when the server stopped, and
+    fail those it stopped in the middle of (their partial work is gone). Returns how many
+    were queued again."""
+    Job.objects.filter(status=Job.Status.RUNNING).update(
+        status=Job.Status.FAILED,
+        error_code="service_unavailable",
+        error_message="The server stopped while this job was running; submit it again.",
+        finished_at=timezone.now(),
+    )
+    waiting = list(Job.objects.filter(status=Job.Status.QUEUED).values_list("id", flat=True))
+    for job_id in waiting:
+        _executor().submit(job_execute, job_id=job_id)
+    return len(waiting)
+
+
 def job_list(*, viewer) -> QuerySet[Job]:
     """The viewer's own jobs."""
     return Job.objects.filter(owner=viewer)
