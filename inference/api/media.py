@@ -15,9 +15,9 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from inference.api.base import InferenceApiView
-from inference.api.openai import parse_body
+from inference.api.openai import data_headers, parse_body
 from inference.pipeline.validate.media import MAX_IMAGES, FilePayload, ImageGenerationPayload
-from inference.registry import model_list
+from inference.registry import model_get, model_list
 from inference.services.media import image_generate, transcribe
 from portal.errors import ApiError
 from portal.serializer_fields import StrictCharField, StrictIntegerField
@@ -82,7 +82,9 @@ class ImageGenerationApi(InferenceApiView):
             {"b64_json": base64.b64encode(png).decode(), "revised_prompt": None}
             for png in delivery.images_png
         ]
-        return Response({"created": int(time.time()), "data": images})
+        return Response(
+            {"created": int(time.time()), "data": images}, headers=data_headers(model_get(model))
+        )
 
 
 class TranscriptionRequestSerializer(serializers.Serializer):
@@ -113,10 +115,13 @@ class TranscriptionApi(InferenceApiView):
             caller=self.caller(request, end_user=data.get("user")),
             payload=FilePayload(model=model, data=upload.read(), declared_type=upload.content_type),
         )
+        headers = data_headers(model_get(model))
         if data["response_format"] == "text":
-            return HttpResponse(delivery.text, content_type="text/plain; charset=utf-8")
+            return HttpResponse(
+                delivery.text, content_type="text/plain; charset=utf-8", headers=headers
+            )
         if data["response_format"] == "json":
-            return Response({"text": delivery.text})
+            return Response({"text": delivery.text}, headers=headers)
         return Response(
             {
                 "task": "transcribe",
@@ -124,5 +129,6 @@ class TranscriptionApi(InferenceApiView):
                 "duration": delivery.duration_s,
                 "text": delivery.text,
                 "segments": [],
-            }
+            },
+            headers=headers,
         )

@@ -185,7 +185,8 @@ def _sse(data: dict | str) -> bytes:
     return f"data: {text}\n\n".encode()
 
 
-def _headers(spec: ModelSpec) -> dict:
+def data_headers(spec: ModelSpec) -> dict:
+    """Where the data was served, and that no cache was consulted (issue 5 brings one)."""
     return {"X-Data-Region": spec.region, "X-Cache": "bypass"}
 
 
@@ -217,7 +218,7 @@ class _CompletionApi(InferenceApiView):
             "created": int(time.time()),
             "model": payload.model,
         }
-        headers = _headers(run.request.model)
+        headers = data_headers(run.request.model)
         if payload.stream:
             include_usage = bool(
                 (serializer.validated_data.get("stream_options") or {}).get("include_usage")
@@ -351,7 +352,7 @@ class EmbeddingApi(InferenceApiView):
                 "total_tokens": delivery.prompt_tokens,
             },
         }
-        return Response(body, headers=_headers(model_get(data["model"])))
+        return Response(body, headers=data_headers(model_get(data["model"])))
 
 
 def _model_object(spec: ModelSpec) -> dict:

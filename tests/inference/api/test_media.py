@@ -86,6 +86,11 @@ def test_images_are_generated_as_png_and_logged_with_their_measures(client):
     assert (row.modality, row.pixels, row.denoising_steps) == ("image", 2 * 32 * 32, 4)
 
 
+def test_media_responses_say_where_the_data_was_served(client):
+    raw = client.images.with_raw_response.generate(model="tiny-sd", prompt="A lighthouse")
+    assert raw.headers["x-data-region"] == "local" and len(raw.headers["x-request-id"]) == 32
+
+
 def test_a_seed_makes_the_same_image(client):
     ask = dict(model="tiny-sd", prompt="A lighthouse", size="32x32", extra_body={"seed": 3})
     first = client.images.generate(**ask).data[0].b64_json
