@@ -7,6 +7,7 @@ success, refusal, failure or cancellation, writes exactly one metadata-only log 
 
 import asyncio
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -145,6 +146,28 @@ async def _refuse(caller: Caller, error: ApiError, *, clock: StageClock, model: 
     return error
 
 
+def _abandon(handle, loop, request: ValidatedRequest, subject: str, clock: StageClock) -> None:
+    """A run dropped before it was read: stop it and write its row (status 499)."""
+    handle.cancel()
+    entry = _log_entry(
+        request.caller,
+        endpoint=request.caller.endpoint,
+        status_code=499,
+        subject=subject,
+        request=request,
+        error_code="cancelled",
+        clock=clock,
+    )
+
+    def write() -> None:
+        task = loop.create_task(request_log_awrite(entry))
+        _pending_records.add(task)
+        task.add_done_callback(_pending_records.discard)
+
+    if not loop.is_closed():
+        loop.call_soon_threadsafe(write)
+
+
 class GenerationRun:
     """One text generation request, admitted to its pool; `pieces()` delivers it."""
 
@@ -157,9 +180,16 @@ class GenerationRun:
         self._handle = pool.submit(preprocess_generation(request), loop=asyncio.get_running_loop())
         clock.mark("preprocess")
         self._decoder = StreamDecoder(pool.runner.tokenizer, request.stop)
+        # NOTE: a client can hang up before anyone reads this run (Django then never starts
+        # the response's generator); if the run is dropped unread, it is cancelled and
+        # recorded all the same.
+        self._unread = weakref.finalize(
+            self, _abandon, self._handle, asyncio.get_running_loop(), request, subject, clock
+        )
 
     async def pieces(self) -> AsyncIterator[str]:
         """Text as it becomes final; records the request however the stream ends."""
+        self._unread.detach()
         text: list[str] = []
         outcome: tuple[int, str] = (500, "internal_error")
         try:

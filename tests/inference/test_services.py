@@ -87,3 +87,22 @@ async def test_the_log_never_holds_content(caller):
     dumped = json.dumps(rows, default=str)
     assert PROMPT not in dumped and "Jane" not in dumped
     assert not delivery.text or delivery.text not in dumped
+
+
+async def test_a_run_dropped_unread_is_cancelled_and_recorded(caller):
+    import asyncio
+    import gc
+
+    run = await generation_start(
+        caller=caller, payload=GenerationPayload(model="tiny-chat", prompt=PROMPT, max_tokens=300)
+    )
+    handle = run._handle
+    del run
+    gc.collect()
+    assert handle.cancelled.is_set()
+    for _ in range(100):
+        row = await RequestLog.objects.filter(request_id=caller.request_id).afirst()
+        if row is not None:
+            break
+        await asyncio.sleep(0.02)
+    assert (row.status_code, row.error_code) == (499, "cancelled")
