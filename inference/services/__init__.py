@@ -128,19 +128,28 @@ async def subject_of(caller: Caller) -> str:
     )
 
 
-async def _refuse(caller: Caller, error: ApiError, *, clock: StageClock, model: str) -> ApiError:
-    """Record a request refused before reaching a model, and hand the error back to raise."""
+async def _record_unserved(
+    caller: Caller, *, status_code: int, error_code: str, clock: StageClock, model: str
+) -> None:
+    """The row of a request that never reached a model."""
     subject = await subject_of(caller)
     await request_log_awrite(
         _log_entry(
             caller,
             endpoint=caller.endpoint,
-            status_code=error.status,
+            status_code=status_code,
             subject=subject,
-            error_code=error.code,
+            error_code=error_code,
             clock=clock,
             model=model,
         )
+    )
+
+
+async def _refuse(caller: Caller, error: ApiError, *, clock: StageClock, model: str) -> ApiError:
+    """Record a request refused before reaching a model, and hand the error back to raise."""
+    await _record_unserved(
+        caller, status_code=error.status, error_code=error.code, clock=clock, model=model
     )
     error.recorded = True
     return error
@@ -249,6 +258,12 @@ async def validated(validate: Callable, *, caller: Caller, payload, clock: Stage
         request = await in_thread(validate)(caller=caller, payload=payload)
     except ApiError as error:
         raise await _refuse(caller, error, clock=clock, model=payload.model) from None
+    except asyncio.CancelledError:  # the client hung up while its request was checked
+        unserved = _record_unserved(
+            caller, status_code=499, error_code="cancelled", clock=clock, model=payload.model
+        )
+        await asyncio.shield(unserved)
+        raise
     clock.mark("validate")
     return request
 

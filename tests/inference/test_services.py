@@ -106,3 +106,27 @@ async def test_a_run_dropped_unread_is_cancelled_and_recorded(caller):
             break
         await asyncio.sleep(0.02)
     assert (row.status_code, row.error_code) == (499, "cancelled")
+
+
+async def test_a_request_cancelled_while_it_is_checked_is_recorded(caller, monkeypatch):
+    import asyncio
+    import time as clock
+
+    import inference.services as services
+
+    validate = services.validate_generation
+
+    def slow_validate(**kwargs):
+        clock.sleep(0.3)
+        return validate(**kwargs)
+
+    monkeypatch.setattr(services, "validate_generation", slow_validate)
+    task = asyncio.ensure_future(
+        generation_start(caller=caller, payload=GenerationPayload(model="tiny-chat", prompt="Hi"))
+    )
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    row = await RequestLog.objects.aget(request_id=caller.request_id)
+    assert (row.status_code, row.error_code, row.model) == (499, "cancelled", "tiny-chat")
