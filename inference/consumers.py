@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import uuid
+from abc import ABC, abstractmethod
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -26,7 +27,7 @@ from portal.models import Tenant
 from portal.permissions import user_can_run_inference
 
 
-class _InferenceConsumer(AsyncJsonWebsocketConsumer):
+class _InferenceConsumer(AsyncJsonWebsocketConsumer, ABC):
     """Session-authenticated; one request at a time; every refusal leaves its log row."""
 
     endpoint = ""
@@ -85,8 +86,9 @@ class _InferenceConsumer(AsyncJsonWebsocketConsumer):
                 )
             await self._send_error(error)
 
+    @abstractmethod
     async def serve(self, caller: Caller, content: dict) -> None:
-        raise NotImplementedError
+        """Answer one message of the socket's kind for this caller."""
 
     async def _send_error(self, error: ApiError) -> None:
         await self.send_json({"type": "error", "code": error.code, "message": error.message})

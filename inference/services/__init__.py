@@ -66,7 +66,6 @@ class StageClock:
 def _log_entry(
     caller: Caller,
     *,
-    endpoint: str,
     status_code: int,
     subject: str = "",
     request: ValidatedRequest | None = None,
@@ -81,7 +80,7 @@ def _log_entry(
     return RequestLogEntry(
         request_id=caller.request_id,
         created_at=timezone.now(),
-        endpoint=endpoint,
+        endpoint=caller.endpoint,
         status_code=status_code,
         tenant_id=caller.tenant.id,
         actor_id=caller.user_id,
@@ -136,7 +135,6 @@ async def _record_unserved(
     await request_log_awrite(
         _log_entry(
             caller,
-            endpoint=caller.endpoint,
             status_code=status_code,
             subject=subject,
             error_code=error_code,
@@ -160,7 +158,6 @@ def _abandon(handle, loop, request: ValidatedRequest, subject: str, clock: Stage
     handle.cancel()
     entry = _log_entry(
         request.caller,
-        endpoint=request.caller.endpoint,
         status_code=499,
         subject=subject,
         request=request,
@@ -236,7 +233,6 @@ class GenerationRun:
     async def _record(self, status_code: int, error_code: str) -> None:
         entry = _log_entry(
             self.request.caller,
-            endpoint=self.request.caller.endpoint,
             status_code=status_code,
             subject=self.subject,
             request=self.request,
@@ -333,7 +329,6 @@ async def run_once(
     finally:
         entry = _log_entry(
             caller,
-            endpoint=caller.endpoint,
             status_code=status,
             subject=subject,
             request=request,

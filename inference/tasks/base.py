@@ -5,6 +5,8 @@ Most tasks finish every request within the step they join (`running` stays empty
 generation keeps requests running across steps and overrides `running` and `reset`.
 """
 
+from abc import ABC, abstractmethod
+
 import torch
 
 from inference.pipeline.engine import Handle
@@ -15,7 +17,7 @@ def weight_bytes(*modules: torch.nn.Module) -> int:
     return sum(p.numel() * p.element_size() for m in modules for p in m.parameters())
 
 
-class Runner:
+class Runner(ABC):
     running: list[Handle] = []  # every request is finished within its step
 
     def __init__(self, spec: ModelSpec):
@@ -30,8 +32,9 @@ class Runner:
         self.weight_bytes = weight_bytes(model)
         return model
 
-    def reset(self) -> None:
+    def reset(self) -> None:  # noqa: B027 - a no-op default, overridden by text generation
         """Forget what a failed step left behind (nothing, for one-step tasks)."""
 
+    @abstractmethod
     def step(self, batch: list[Handle]) -> None:
-        raise NotImplementedError
+        """Compute one step for these newly admitted requests (and those already running)."""
