@@ -1,7 +1,8 @@
 """Asynchronous jobs: a request accepted now, run by a pool worker, fetched later.
 
 A job holds content (its input until it runs, and its result until it is fetched or erased),
-so it is a personal-data store of its subject.
+so it is a personal-data store of its subject; both are sealed under the subject's data key
+and never touch the disk in plaintext.
 """
 
 import uuid
@@ -24,8 +25,8 @@ class Job(models.Model):
     task = models.CharField(max_length=32)
     model = models.CharField(max_length=100)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    input = models.JSONField()
-    result = models.JSONField(null=True, blank=True)
+    input_sealed = models.BinaryField(null=True)  # None once the job has run
+    result_sealed = models.BinaryField(null=True)
     error_code = models.CharField(max_length=40, blank=True)
     error_message = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

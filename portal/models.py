@@ -11,12 +11,15 @@ from django.db import models
 class Tenant(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
-    blocked_terms = models.JSONField(
-        default=list,
-        blank=True,
-        help_text="Words or phrases refused in prompts (case-insensitive, whole words).",
-    )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # Granted per tenant (django-guardian): which tenants an auditor may read, and which
+        # a compliance officer may govern.
+        permissions = [
+            ("audit_tenant", "Can read the tenant's records (metadata only)"),
+            ("govern_tenant", "Can manage the tenant's compliance settings and subject requests"),
+        ]
 
     def __str__(self) -> str:
         return self.slug

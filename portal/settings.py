@@ -142,7 +142,12 @@ def _database() -> dict:
         # Kept open: reopening (and re-running the PRAGMAs) cost a millisecond per request.
         "CONN_MAX_AGE": None,
         "OPTIONS": {
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            # NOTE: secure_delete overwrites deleted rows instead of leaving them in free
+            # pages, so erased data does not linger in the file (the WAL is checkpointed
+            # after an erasure, see compliance.services.erasure).
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;"
+            ),
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         },
@@ -250,6 +255,43 @@ MAX_IMAGE_BYTES = int(env("PORTAL_MAX_IMAGE_BYTES", str(20 * 2**20)))
 MAX_IMAGE_PIXELS = int(env("PORTAL_MAX_IMAGE_PIXELS", str(40_000_000)))  # read from the header
 MAX_AUDIO_BYTES = int(env("PORTAL_MAX_AUDIO_BYTES", str(25 * 2**20)))
 MAX_AUDIO_SECONDS = float(env("PORTAL_MAX_AUDIO_SECONDS", "600"))  # read from the header
+# NOTE: uploads stay in memory, never in temporary files: plaintext that touched the disk
+# could not be crypto-shredded. An upload over the media limits is refused, not spooled.
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = max(MAX_IMAGE_BYTES, MAX_AUDIO_BYTES) + 2**20
+
+# Data at rest
+# Master keys wrap the subjects' data keys: base64 AES-256 keys, newest first, comma-separated;
+# empty: a keyring file var/master_keys (mode 0600), generated on first use.
+MASTER_KEYS = env("PORTAL_MASTER_KEYS", "")
+# Keys the output cache's lookup HMAC (one secret per tenant is derived from it).
+CACHE_KEY = _var_secret("PORTAL_CACHE_KEY", "cache_key")
+# The deployment's Ed25519 key (PEM) that signs erasure receipts and audit checkpoints.
+SIGNING_KEY_FILE = Path(env("PORTAL_SIGNING_KEY_FILE", str(VAR_DIR / "signing_key.pem")))
+AUDIT_CHECKPOINT_EVERY = int(env("PORTAL_AUDIT_CHECKPOINT_EVERY", "1000"))
+
+
+def _retention_days(spec: str) -> dict[str, int]:
+    """Days each data class is kept, e.g. PORTAL_RETENTION_DAYS="archive=30,jobs=7"."""
+    days = {
+        "request_logs": 365,
+        "archive": 90,
+        "cache": 30,  # entries also expire by their own TTL
+        "jobs": 30,
+        "receipts": 2190,  # six years: proof that an erasure was done
+        "audit_trail": 2190,
+    }
+    for item in filter(None, spec.split(",")):
+        data_class, _, value = item.partition("=")
+        days[data_class.strip()] = int(value)
+    return days
+
+
+RETENTION_DEFAULT_DAYS = _retention_days(env("PORTAL_RETENTION_DAYS", ""))
+RETENTION_BATCH_SIZE = int(env("PORTAL_RETENTION_BATCH_SIZE", "5000"))
+ERASURE_DEADLINE_DAYS = 30  # GDPR Art. 12(3): one month from receipt
+# How long backups keep what was erased (stated on every erasure receipt).
+BACKUP_RETENTION_DAYS = int(env("PORTAL_BACKUP_RETENTION_DAYS", "35"))
 
 LOGGING = {
     "version": 1,

@@ -4,10 +4,18 @@ from datetime import timedelta
 
 from django.contrib.auth.models import Group
 from django.db import transaction
+from guardian.shortcuts import assign_perm
 from knox.models import AuthToken
 
 from portal.models import Tenant, User
 from portal.roles import Role
+
+
+# What a console role may do on its own tenant; other tenants are granted in the console.
+TENANT_PERMISSIONS_OF_ROLE = {
+    Role.AUDITOR: ("portal.audit_tenant",),
+    Role.COMPLIANCE_OFFICER: ("portal.audit_tenant", "portal.govern_tenant"),
+}
 
 
 def roles_ensure() -> None:
@@ -28,6 +36,8 @@ def user_create(*, username: str, password: str, tenant: Tenant, role: Role) -> 
         is_superuser=is_admin,
     )
     user.groups.add(Group.objects.get(name=str(role)))
+    for permission in TENANT_PERMISSIONS_OF_ROLE.get(role, ()):
+        assign_perm(permission, user, tenant)
     return user
 
 
