@@ -52,6 +52,9 @@ class CacheSubject(models.Model):
             models.UniqueConstraint(fields=["entry", "subject"], name="cache_subject_unique")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.subject} on cache entry {self.entry_id}"
+
 
 class ArchiveEntry(models.Model):
     """One exchange (input and output), kept for quality monitoring and audit."""

@@ -10,7 +10,6 @@ from knox.models import AuthToken
 from portal.models import Tenant, User
 from portal.roles import Role
 
-
 # What a console role may do on its own tenant; other tenants are granted in the console.
 TENANT_PERMISSIONS_OF_ROLE = {
     Role.AUDITOR: ("portal.audit_tenant",),
