@@ -4,8 +4,8 @@ Each app registers its stores at start (AppConfig.ready), so erasure, export and
 reach every store without knowing any by name; compliance never imports the apps that
 register. A test fails when a model with a `subject` field belongs to no store.
 
-A store names its model, the field holding the subject's pseudonym, its data class (for
-retention) and the three operations on one subject. `erase` returns how many rows it
+A store names its models (the first holds the rows, with a `tenant` foreign key and its
+`expiry_field`), its data class (for retention) and the three operations on one subject. `erase` returns how many rows it
 removed or unlinked; afterwards `count` must be zero.
 """
 
@@ -23,6 +23,7 @@ class PersonalDataStore:
     count: Callable[[str], int]
     export: Callable[[str], list[dict]]
     erase: Callable[[str], int]
+    expiry_field: str = "created_at"  # retention deletes rows older than their class allows
     order: int = 50  # erasure runs stores in this order (keys first, mapping last)
     description: str = ""  # what the store keeps, for receipts and the console
 
