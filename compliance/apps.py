@@ -3,4 +3,9 @@ from django.apps import AppConfig
 
 class ComplianceConfig(AppConfig):
     name = "compliance"
-    verbose_name = "Compliance: request log, subjects, content policy"
+    verbose_name = "Compliance: records, policies, keys, cache, archive, erasure, audit"
+
+    def ready(self) -> None:
+        from compliance.stores import register_compliance_stores
+
+        register_compliance_stores()

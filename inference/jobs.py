@@ -1,11 +1,15 @@
 """Jobs: validated when created, run later by a pool worker, read back by their owner.
 
-A job that stage 1 refuses is never stored; the refusal leaves only its log row. In the
-embedded deployment jobs run on a thread pool of the server process; the scale-out
-deployment hands the same `job_execute` to Celery workers.
+A job that stage 1 refuses is never stored; the refusal leaves only its log row. A job's
+input and result are sealed under its subject's data key (erasing the subject leaves them
+unreadable); the input is dropped once the job has run, and for a zero-retention tenant the
+result is dropped once it has been delivered. In the embedded deployment jobs run on a thread
+pool of the server process; the scale-out deployment hands the same `job_execute` to Celery
+workers.
 """
 
 import base64
+import json
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -13,10 +17,12 @@ from functools import cache
 from uuid import UUID
 
 from asgiref.sync import async_to_sync
+from compliance.services.keys import SealBroken, content_open, content_seal
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from compliance.services.policy import tenant_policy_get
 from inference.models import Job
 from inference.pipeline.postprocess import Delivery
 from inference.pipeline.validate import (
@@ -40,6 +46,7 @@ from inference.services import (
     validated,
 )
 from inference.services.media import image_classify, speech_detect, transcribe
+from portal.db import in_thread
 from portal.errors import ApiError, api_error_from_exception
 
 JOB_ENDPOINT = "/api/v1/jobs/"
@@ -116,8 +123,23 @@ def _stored_input(payload) -> dict:
     return fields
 
 
+def _seal(job: Job, part: str, value: dict) -> bytes:
+    return content_seal(
+        subject=job.subject,
+        tenant_id=job.tenant_id,
+        plaintext=json.dumps(value, separators=(",", ":")).encode(),
+        context=f"job-{part}:{job.id}",
+    )
+
+
+def _open(job: Job, part: str, sealed) -> dict:
+    return json.loads(
+        content_open(subject=job.subject, sealed=bytes(sealed), context=f"job-{part}:{job.id}")
+    )
+
+
 def _payload_of(job: Job):
-    fields = dict(job.input)
+    fields = _open(job, "input", job.input_sealed)
     for name in ("messages", "stop", "inputs"):
         if name in fields:
             fields[name] = tuple(fields[name])
@@ -126,22 +148,29 @@ def _payload_of(job: Job):
     return TASKS[job.task].payload(**fields)
 
 
+def _job_save_new(job: Job, payload) -> Job:
+    job.input_sealed = _seal(job, "input", _stored_input(payload))
+    job.save(force_insert=True)
+    return job
+
+
 async def job_create(*, caller: Caller, task: str, payload) -> Job:
     await validated(TASKS[task].validate, caller=caller, payload=payload, clock=StageClock())
     subject = await subject_of(caller)
-    job = await Job.objects.acreate(
+    job = Job(
         tenant=caller.tenant,
         owner_id=caller.user_id,
         subject=subject,
         task=task,
         model=payload.model,
-        input=_stored_input(payload),
+        store=caller.store,
     )
+    await in_thread(_job_save_new)(job, payload)
     _executor().submit(job_execute, job_id=job.id)
     return job
 
 
-async def _job_run(job: Job) -> Delivery:
+async def _job_run(job: Job, payload) -> Delivery:
     caller = Caller(
         request_id=job.id.hex,
         user_id=job.owner_id,
@@ -149,8 +178,9 @@ async def _job_run(job: Job) -> Delivery:
         subject_reference="",
         subject=job.subject,
         endpoint=JOB_ENDPOINT,
+        store=job.store,
     )
-    return await TASKS[job.task].run(caller=caller, payload=_payload_of(job))
+    return await TASKS[job.task].run(caller=caller, payload=payload)
 
 
 def job_execute(*, job_id: UUID) -> None:
@@ -161,13 +191,23 @@ def job_execute(*, job_id: UUID) -> None:
     job.status, job.started_at = Job.Status.RUNNING, timezone.now()
     job.save(update_fields=["status", "started_at"])
     try:
-        delivery = async_to_sync(_job_run)(job)
-        job.result, job.status = TASKS[job.task].result(delivery), Job.Status.SUCCEEDED
+        delivery = async_to_sync(_job_run)(job, _payload_of(job))
+        job.result_sealed = _seal(job, "result", TASKS[job.task].result(delivery))
+        job.status = Job.Status.SUCCEEDED
     except Exception as exc:  # noqa: BLE001 - a job always ends with a status
         error = api_error_from_exception(exc)
         job.status, job.error_code, job.error_message = Job.Status.FAILED, error.code, error.message
-    job.finished_at = timezone.now()
-    job.save(update_fields=["status", "result", "error_code", "error_message", "finished_at"])
+    job.input_sealed, job.finished_at = None, timezone.now()
+    job.save(
+        update_fields=[
+            "status",
+            "input_sealed",
+            "result_sealed",
+            "error_code",
+            "error_message",
+            "finished_at",
+        ]
+    )
 
 
 def jobs_resume() -> int:
@@ -176,6 +216,7 @@ def jobs_resume() -> int:
     were queued again."""
     Job.objects.filter(status=Job.Status.RUNNING).update(
         status=Job.Status.FAILED,
+        input_sealed=None,
         error_code="service_unavailable",
         error_message="The server stopped while this job was running; submit it again.",
         finished_at=timezone.now(),
@@ -191,8 +232,54 @@ def job_list(*, viewer) -> QuerySet[Job]:
     return Job.objects.filter(owner=viewer)
 
 
+def _result_of(job: Job) -> dict | None:
+    """The job's result, if it is still held and its subject's key still exists."""
+    if job.result_sealed is None:
+        return None
+    try:
+        return _open(job, "result", job.result_sealed)
+    except SealBroken:
+        return None
+
+
+def job_results_deliver(jobs: list[Job]) -> dict[UUID, dict | None]:
+    """The results of jobs being handed to their owner; a zero-retention tenant's results
+    are dropped as they are delivered. A result sealed under an erased key reads as None."""
+    results = {job.id: _result_of(job) for job in jobs}
+    delivered = [job.id for job in jobs if job.result_sealed is not None]
+    if delivered and tenant_policy_get(tenant_id=jobs[0].tenant_id).zero_retention:
+        Job.objects.filter(id__in=delivered).update(result_sealed=None)
+    return results
+
+
 def job_get(*, viewer, job_id: UUID) -> Job:
     job = job_list(viewer=viewer).filter(id=job_id).first()
     if job is None:
         raise ApiError("not_found", "No such job.")
     return job
+
+
+def job_count(subject: str) -> int:
+    return Job.objects.filter(subject=subject).count()
+
+
+def job_export(subject: str) -> list[dict]:
+    """The subject's jobs with their results, as far as they are still held."""
+    return [
+        {
+            "id": str(job.id),
+            "task": job.task,
+            "model": job.model,
+            "status": job.status,
+            "result": _result_of(job),
+            "error_code": job.error_code,
+            "created_at": job.created_at.isoformat(),
+            "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        }
+        for job in Job.objects.filter(subject=subject).order_by("created_at")
+    ]
+
+
+def job_erase(subject: str) -> int:
+    count, _ = Job.objects.filter(subject=subject).delete()
+    return count

@@ -26,7 +26,8 @@ class Job(models.Model):
     model = models.CharField(max_length=100)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     input_sealed = models.BinaryField(null=True)  # None once the job has run
-    result_sealed = models.BinaryField(null=True)
+    result_sealed = models.BinaryField(null=True)  # None after delivery, for zero retention
+    store = models.BooleanField(null=True)  # the caller's `store`; None: not said
     error_code = models.CharField(max_length=40, blank=True)
     error_message = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -4,6 +4,7 @@ The catalogue is a TOML file (inference/models.toml, or the file PORTAL_MODELS n
 read once per process; a malformed catalogue stops the server at start, not at first use.
 """
 
+import hashlib
 import os
 import threading
 import tomllib
@@ -206,3 +207,18 @@ def model_context_length(spec: ModelSpec) -> int:
     config = _model_config(spec)
     limit = getattr(config, "max_position_embeddings", None) or config.n_positions
     return min(limit, model_tokenizer(spec).model_max_length)
+
+
+@lru_cache(maxsize=32)
+def model_version(spec: ModelSpec) -> str:
+    """A fingerprint of the weights on disk (names, sizes, modification times): a cache
+    entry made by other weights under the same name is never served."""
+    digest = hashlib.sha256(repr(spec).encode())
+    files = sorted(spec.path.rglob("*")) if spec.path.is_dir() else [spec.path]
+    for file in files:
+        if file.is_file():
+            stat = file.stat()
+            digest.update(
+                f"{file.relative_to(spec.path.parent)}:{stat.st_size}:{stat.st_mtime_ns}".encode()
+            )
+    return digest.hexdigest()[:16]

@@ -57,6 +57,8 @@ class RequestLog(models.Model):
     execute_ms = models.FloatField(default=0)
     postprocess_ms = models.FloatField(default=0)
     total_ms = models.FloatField(default=0)
+    cache = models.CharField(max_length=8, blank=True)  # hit | miss | bypass; blank: refused
+    archived = models.BooleanField(default=False)
     region = models.CharField(max_length=32, blank=True)
     device = models.CharField(max_length=32, blank=True)
 

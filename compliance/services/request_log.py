@@ -40,6 +40,8 @@ class RequestLogEntry:
     execute_ms: float = 0.0
     postprocess_ms: float = 0.0
     total_ms: float = 0.0
+    cache: str = ""
+    archived: bool = False
     device: str = ""
 
 
@@ -49,3 +51,41 @@ def request_log_write(entry: RequestLogEntry) -> RequestLog:
 
 async def request_log_awrite(entry: RequestLogEntry) -> RequestLog:
     return await in_thread(request_log_write)(entry)
+
+
+ERASED_SUBJECT = "erased"  # the tombstone that replaces an erased subject's pseudonym
+
+EXPORTED_FIELDS = (
+    "request_id",
+    "created_at",
+    "endpoint",
+    "model",
+    "task",
+    "status_code",
+    "error_code",
+    "prompt_tokens",
+    "completion_tokens",
+    "pixels",
+    "audio_seconds",
+    "cache",
+    "archived",
+    "region",
+    "total_ms",
+)
+
+
+def request_log_count(subject: str) -> int:
+    return RequestLog.objects.filter(subject=subject).count()
+
+
+def request_log_export(subject: str) -> list[dict]:
+    rows = RequestLog.objects.filter(subject=subject).order_by("created_at")
+    return [
+        {**row, "created_at": row["created_at"].isoformat()}
+        for row in rows.values(*EXPORTED_FIELDS)
+    ]
+
+
+def request_log_unlink(subject: str) -> int:
+    """Erasure keeps the metadata (billing, monitoring) but not who it was about."""
+    return RequestLog.objects.filter(subject=subject).update(subject=ERASED_SUBJECT)

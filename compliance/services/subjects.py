@@ -54,3 +54,22 @@ def _pseudonym_load(tenant_id: int, digest: str) -> str:
     except IntegrityError:  # a concurrent request created it first
         subject = Subject.objects.get(tenant_id=tenant_id, reference_digest=digest)
     return subject.pseudonym
+
+
+def subject_mapping_count(pseudonym: str) -> int:
+    return Subject.objects.filter(pseudonym=pseudonym).count()
+
+
+def subject_mapping_export(pseudonym: str) -> list[dict]:
+    return [
+        {"pseudonym": subject.pseudonym, "created_at": subject.created_at.isoformat()}
+        for subject in Subject.objects.filter(pseudonym=pseudonym)
+    ]
+
+
+def subject_mapping_erase(pseudonym: str) -> int:
+    """The last step of an erasure: without the mapping, nothing links the subject's
+    reference to what remains."""
+    count, _ = Subject.objects.filter(pseudonym=pseudonym).delete()
+    subject_pseudonyms_forget()
+    return count

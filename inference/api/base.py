@@ -11,7 +11,9 @@ from portal.db import in_thread
 from portal.permissions import CanRunInference
 
 
-def caller_from_request(request: Request, *, endpoint: str, end_user: str | None) -> Caller:
+def caller_from_request(
+    request: Request, *, endpoint: str, end_user: str | None, store: bool | None = None
+) -> Caller:
     """The caller; an API user acting for someone names them in `user`, making them the subject."""
     user = request.user
     reference = f"end-user:{user.id}:{end_user}" if end_user else f"user:{user.id}"
@@ -22,6 +24,7 @@ def caller_from_request(request: Request, *, endpoint: str, end_user: str | None
         subject_reference=reference,
         endpoint=endpoint,
         request_bytes=int(request.META.get("CONTENT_LENGTH") or 0),
+        store=store,
     )
 
 
@@ -74,5 +77,7 @@ class InferenceApiView(APIView):
             )
         return response
 
-    def caller(self, request: Request, *, end_user: str | None = None) -> Caller:
-        return caller_from_request(request, endpoint=self.endpoint, end_user=end_user)
+    def caller(
+        self, request: Request, *, end_user: str | None = None, store: bool | None = None
+    ) -> Caller:
+        return caller_from_request(request, endpoint=self.endpoint, end_user=end_user, store=store)

@@ -1,6 +1,5 @@
 """The native asynchronous jobs API (/api/v1/jobs): create, list own, detail."""
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -15,10 +14,11 @@ from inference.api.openai import (
     EmbeddingRequestSerializer,
     parse_body,
 )
-from inference.jobs import JOB_ENDPOINT, job_create, job_get, job_list
+from inference.jobs import JOB_ENDPOINT, job_create, job_get, job_list, job_results_deliver
 from inference.models import Job
 from inference.pipeline.validate import EmbeddingsPayload
 from inference.pipeline.validate.media import MAX_TOP_K, FilePayload
+from portal.db import in_thread
 from portal.errors import ApiError
 from portal.parsers import StrictJSONParser
 from portal.serializer_fields import StrictCharField
@@ -36,7 +36,7 @@ class JobCreateSerializer(serializers.Serializer):
     model = StrictCharField(max_length=100)
     input = serializers.DictField(
         help_text="text-generation: {prompt | messages, max_tokens, temperature, seed, top_p, "
-        "stop, user}; embeddings: {input, user}."
+        "stop, user, store}; embeddings: {input, user}."
     )
 
 
@@ -48,9 +48,13 @@ class JobFileCreateSerializer(serializers.Serializer):
     file = serializers.FileField(allow_empty_file=True)  # an empty file is invalid_audio/image
     top_k = serializers.IntegerField(min_value=1, max_value=MAX_TOP_K, default=5)
     user = serializers.CharField(max_length=256, required=False)
+    store = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
 class JobSerializer(serializers.ModelSerializer):
+    """A job; its result, decrypted, comes in the context (`results`, by job id)."""
+
+    result = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
 
     class Meta:
@@ -67,6 +71,9 @@ class JobSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
 
+    def get_result(self, job: Job) -> dict | None:
+        return self.context.get("results", {}).get(job.id)
+
     def get_error(self, job: Job) -> dict | None:
         if not job.error_code:
             return None
@@ -80,7 +87,7 @@ def _task_payload(task: str, model: str, task_input: dict):
         serializer = EmbeddingRequestSerializer(data=fields)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        return EmbeddingsPayload(model=model, inputs=data["input"]), data.get("user")
+        return EmbeddingsPayload(model=model, inputs=data["input"]), data.get("user"), None
     if fields.get("stream"):
         raise ApiError(
             "invalid_request", "Jobs do not stream; use /v1 for streaming.", param="input.stream"
@@ -90,7 +97,8 @@ def _task_payload(task: str, model: str, task_input: dict):
     )
     serializer = serializer_class(data=fields)
     serializer.is_valid(raise_exception=True)
-    return serializer.to_payload(), serializer.validated_data.get("user")
+    data = serializer.validated_data
+    return serializer.to_payload(), data.get("user"), data.get("store")
 
 
 class JobListCreateApi(InferenceApiView):
@@ -117,12 +125,14 @@ class JobListCreateApi(InferenceApiView):
                 declared_type=upload.content_type,
                 top_k=data["top_k"],
             )
-            end_user = data.get("user")
+            end_user, store = data.get("user"), data.get("store")
         else:
             data = parse_body(JobCreateSerializer, request).validated_data
-            payload, end_user = _task_payload(data["task"], data["model"], data["input"])
+            payload, end_user, store = _task_payload(data["task"], data["model"], data["input"])
         job = await job_create(
-            caller=self.caller(request, end_user=end_user), task=data["task"], payload=payload
+            caller=self.caller(request, end_user=end_user, store=store),
+            task=data["task"],
+            payload=payload,
         )
         return Response(
             JobSerializer(job).data, status=202, headers={"Location": f"{JOB_ENDPOINT}{job.id}"}
@@ -144,7 +154,9 @@ class JobListCreateApi(InferenceApiView):
         jobs = job_list(viewer=request.user)
         count = await jobs.acount()
         page = [job async for job in jobs[offset : offset + limit]]
-        return Response({"count": count, "results": JobSerializer(page, many=True).data})
+        results = await in_thread(job_results_deliver)(page)
+        serializer = JobSerializer(page, many=True, context={"results": results})
+        return Response({"count": count, "results": serializer.data})
 
 
 class JobDetailApi(InferenceApiView):
@@ -154,8 +166,9 @@ class JobDetailApi(InferenceApiView):
         responses={200: JobSerializer}, tags=["Jobs"], operation_id="api_v1_job_retrieve"
     )
     async def get(self, request, job_id):
-        job = await sync_to_async(job_get)(viewer=request.user, job_id=job_id)
-        return Response(JobSerializer(job).data)
+        job = await in_thread(job_get)(viewer=request.user, job_id=job_id)
+        results = await in_thread(job_results_deliver)([job])
+        return Response(JobSerializer(job, context={"results": results}).data)
 
 
 def _int_param(request, name: str, default: int) -> int:

@@ -83,7 +83,8 @@ class ImageGenerationApi(InferenceApiView):
             for png in delivery.images_png
         ]
         return Response(
-            {"created": int(time.time()), "data": images}, headers=data_headers(model_get(model))
+            {"created": int(time.time()), "data": images},
+            headers=data_headers(model_get(model), cache=delivery.cache),
         )
 
 
@@ -115,7 +116,7 @@ class TranscriptionApi(InferenceApiView):
             caller=self.caller(request, end_user=data.get("user")),
             payload=FilePayload(model=model, data=upload.read(), declared_type=upload.content_type),
         )
-        headers = data_headers(model_get(model))
+        headers = data_headers(model_get(model), cache=delivery.cache)
         if data["response_format"] == "text":
             return HttpResponse(
                 delivery.text, content_type="text/plain; charset=utf-8", headers=headers

@@ -110,7 +110,6 @@ class GenerationParamsSerializer(serializers.Serializer):
             seed=data.get("seed"),
             stop=data.get("stop") or (),
             stream=bool(data.get("stream")),
-            store=data.get("store") is not False,
             **prompt,
         )
 
@@ -185,9 +184,9 @@ def _sse(data: dict | str) -> bytes:
     return f"data: {text}\n\n".encode()
 
 
-def data_headers(spec: ModelSpec) -> dict:
-    """Where the data was served, and that no cache was consulted (issue 5 brings one)."""
-    return {"X-Data-Region": spec.region, "X-Cache": "bypass"}
+def data_headers(spec: ModelSpec, *, cache: str) -> dict:
+    """Where the data was served, and how the output cache was used (hit, miss, bypass)."""
+    return {"X-Data-Region": spec.region, "X-Cache": cache}
 
 
 def _completion_schema(serializer_class, object_name: str, chunk_name: str):
@@ -211,14 +210,15 @@ class _CompletionApi(InferenceApiView):
     async def post(self, request):
         serializer = parse_body(self.serializer_class, request)
         payload = serializer.to_payload()
-        caller = self.caller(request, end_user=serializer.validated_data.get("user"))
+        data = serializer.validated_data
+        caller = self.caller(request, end_user=data.get("user"), store=data.get("store"))
         run = await generation_start(caller=caller, payload=payload)
         meta = {
             "id": f"{self.id_prefix}-{caller.request_id}",
             "created": int(time.time()),
             "model": payload.model,
         }
-        headers = data_headers(run.request.model)
+        headers = data_headers(run.request.model, cache=run.cache)
         if payload.stream:
             include_usage = bool(
                 (serializer.validated_data.get("stream_options") or {}).get("include_usage")
@@ -352,7 +352,7 @@ class EmbeddingApi(InferenceApiView):
                 "total_tokens": delivery.prompt_tokens,
             },
         }
-        return Response(body, headers=data_headers(model_get(data["model"])))
+        return Response(body, headers=data_headers(model_get(data["model"]), cache=delivery.cache))
 
 
 def _model_object(spec: ModelSpec) -> dict:

@@ -7,9 +7,11 @@ same decoder, so both end at the same place; a request that is not streamed (and
 sequence) is decoded once, at the end.
 """
 
+import base64
 import io
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields, replace
 
 from PIL import Image
 
@@ -33,6 +35,35 @@ class Delivery:
     completion_tokens: int = 0
     queue_ms: float = 0.0
     execute_ms: float = 0.0
+    cache: str = "bypass"  # hit | miss | bypass: how stage 4's cache was used
+    archived: bool = False
+
+
+_RECORD_ONLY = ("queue_ms", "execute_ms", "cache", "archived")
+
+
+def delivery_content(delivery: Delivery) -> dict:
+    """What was delivered, as JSON-able values (images base64), without timings: what the
+    cache and the archive keep."""
+    content = {name: value for name, value in asdict(delivery).items() if name not in _RECORD_ONLY}
+    content["images_png"] = [base64.b64encode(png).decode() for png in delivery.images_png]
+    return content
+
+
+def delivery_pack(delivery: Delivery) -> bytes:
+    return json.dumps(delivery_content(delivery), separators=(",", ":")).encode()
+
+
+def _frozen(value):
+    return tuple(_frozen(item) for item in value) if isinstance(value, list) else value
+
+
+def delivery_unpack(data: bytes) -> Delivery:
+    """A delivery kept by `delivery_pack`, as it was first delivered."""
+    content = json.loads(data)
+    content["images_png"] = [base64.b64decode(png) for png in content["images_png"]]
+    known = {field.name for field in fields(Delivery)}
+    return replace(Delivery(), **{name: _frozen(v) for name, v in content.items() if name in known})
 
 
 class StreamDecoder:

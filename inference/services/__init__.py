@@ -32,6 +32,7 @@ from inference.pipeline.validate import (
     validate_generation,
 )
 from inference.registry import model_list
+from inference.services.keeping import cache_plan, delivery_keep
 from portal.db import in_thread
 from portal.errors import ApiError
 
@@ -100,6 +101,8 @@ def _log_entry(
         execute_ms=delivery.execute_ms if delivery else 0.0,
         postprocess_ms=marks.get("postprocess", 0.0),
         total_ms=clock.total_ms() if clock else 0.0,
+        cache=delivery.cache if delivery else "",
+        archived=delivery.archived if delivery else False,
         **measures,
     )
 
@@ -155,7 +158,8 @@ async def _refuse(caller: Caller, error: ApiError, *, clock: StageClock, model: 
 
 def _abandon(handle, loop, request: ValidatedRequest, subject: str, clock: StageClock) -> None:
     """A run dropped before it was read: stop it and write its row (status 499)."""
-    handle.cancel()
+    if handle is not None:
+        handle.cancel()
     entry = _log_entry(
         request.caller,
         status_code=499,
@@ -175,59 +179,79 @@ def _abandon(handle, loop, request: ValidatedRequest, subject: str, clock: Stage
 
 
 class GenerationRun:
-    """One text generation request, admitted to its pool; `pieces()` delivers it."""
+    """One text generation request, admitted to its pool or answered from the cache;
+    `pieces()` delivers it."""
 
-    def __init__(self, request: ValidatedRequest, subject: str, clock: StageClock):
+    def __init__(self, request: ValidatedRequest, payload, subject: str, clock: StageClock, plan):
         self.request = request
         self.subject = subject
+        self.cache = plan.outcome
         self.delivery: Delivery | None = None
+        self._payload = payload
+        self._plan = plan
         self._clock = clock
-        pool = pool_get(request.model.name)
-        self._handle = pool.submit(preprocess_generation(request), loop=asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        self._handle = None if plan.delivery else self._submit(request, loop)
         clock.mark("preprocess")
-        self._decoder = StreamDecoder(pool.runner.tokenizer, request.stop)
         # NOTE: a client can hang up before anyone reads this run (Django then never starts
         # the response's generator); if the run is dropped unread, it is cancelled and
         # recorded all the same.
-        self._unread = weakref.finalize(
-            self, _abandon, self._handle, asyncio.get_running_loop(), request, subject, clock
-        )
+        self._unread = weakref.finalize(self, _abandon, self._handle, loop, request, subject, clock)
+
+    def _submit(self, request: ValidatedRequest, loop):
+        pool = pool_get(request.model.name)
+        self._decoder = StreamDecoder(pool.runner.tokenizer, request.stop)
+        return pool.submit(preprocess_generation(request), loop=loop)
+
+    async def _generated(self) -> AsyncIterator[str]:
+        """Text from the model as it becomes final; sets the delivery at the end."""
+        text: list[str] = []
+        async for event in self._handle.events():
+            started = time.monotonic()
+            if isinstance(event, ModelOutput):
+                unseen = event.token_ids[self._decoder.token_count :]
+                tail = self._decoder.push(unseen) + self._decoder.flush()
+                text.append(tail)
+                self.delivery = postprocess_generation(
+                    event, text="".join(text), stopped_by_sequence=self._decoder.stopped
+                )
+                self._clock.add("postprocess", started)
+                if tail:
+                    yield tail
+                return
+            piece = self._decoder.push([event.token_id])
+            if self._decoder.stopped:
+                self._handle.cancel()
+            self._clock.add("postprocess", started)
+            if piece:
+                text.append(piece)
+                yield piece
 
     async def pieces(self) -> AsyncIterator[str]:
         """Text as it becomes final; records the request however the stream ends."""
         self._unread.detach()
-        text: list[str] = []
         outcome: tuple[int, str] = (500, "internal_error")
         try:
-            async for event in self._handle.events():
-                started = time.monotonic()
-                if isinstance(event, ModelOutput):
-                    unseen = event.token_ids[self._decoder.token_count :]
-                    tail = self._decoder.push(unseen) + self._decoder.flush()
-                    text.append(tail)
-                    self.delivery = postprocess_generation(
-                        event, text="".join(text), stopped_by_sequence=self._decoder.stopped
-                    )
-                    self._clock.add("postprocess", started)
-                    outcome = (200, "")
-                    if tail:
-                        yield tail
-                    return
-                piece = self._decoder.push([event.token_id])
-                if self._decoder.stopped:
-                    self._handle.cancel()
-                self._clock.add("postprocess", started)
-                if piece:
-                    text.append(piece)
+            if self._plan.delivery is not None:
+                self.delivery = self._plan.delivery
+                yield self.delivery.text
+            else:
+                async for piece in self._generated():
                     yield piece
+            self.delivery = await in_thread(delivery_keep)(
+                self.request, self._payload, self.delivery, subject=self.subject, plan=self._plan
+            )
+            outcome = (200, "")
         except ApiError as error:
             outcome = (error.status, error.code)
+            error.recorded = True
             raise
         except (asyncio.CancelledError, GeneratorExit):
             outcome = (499, "cancelled")
             raise
         finally:
-            self._handle.cancel()
+            if self._handle is not None:
+                self._handle.cancel()
             await self._record(*outcome)
 
     async def _record(self, status_code: int, error_code: str) -> None:
@@ -265,12 +289,14 @@ async def validated(validate: Callable, *, caller: Caller, payload, clock: Stage
 
 
 async def generation_start(*, caller: Caller, payload: GenerationPayload) -> GenerationRun:
-    """Stages 1-3 up to admission: refusals raise here, before any response is sent."""
+    """Stages 1-3 up to admission (or a cache hit): refusals raise here, before any
+    response is sent."""
     clock = StageClock()
     request = await validated(validate_generation, caller=caller, payload=payload, clock=clock)
     subject = await subject_of(caller)
     try:
-        return GenerationRun(request, subject, clock)
+        plan = await in_thread(cache_plan)(request, payload, subject=subject)
+        return GenerationRun(request, payload, subject, clock, plan)
     except ApiError as error:
         raise await _refuse(caller, error, clock=clock, model=payload.model) from None
 
@@ -299,32 +325,42 @@ async def run_once(
     audio. Progress events, where the runner sends them, go to `on_progress(step, total)`."""
     clock = StageClock()
     request = await validated(validate, caller=caller, payload=payload, clock=clock)
+    subject = await subject_of(caller)
     try:
-        pool = pool_get(request.model.name)
-        prepared = await in_thread(preprocess)(request)
-        handle = pool.submit(prepared, loop=asyncio.get_running_loop())
+        plan = await in_thread(cache_plan)(request, payload, subject=subject)
+        handle = None
+        if plan.delivery is None:
+            pool = pool_get(request.model.name)
+            prepared = await in_thread(preprocess)(request)
+            handle = pool.submit(prepared, loop=asyncio.get_running_loop())
         clock.mark("preprocess")
     except ApiError as error:
         raise await _refuse(caller, error, clock=clock, model=payload.model) from None
-    subject = await subject_of(caller)
     status, code, delivery = 500, "internal_error", None
     try:
-        async for event in handle.events():
-            if isinstance(event, ProgressEvent):
-                if on_progress is not None:
-                    await on_progress(event.step, event.total)
-                continue
-            started = time.monotonic()
-            delivery = await in_thread(postprocess)(request, event)
-            clock.add("postprocess", started)
+        output = plan.delivery
+        if handle is not None:
+            async for event in handle.events():
+                if isinstance(event, ProgressEvent):
+                    if on_progress is not None:
+                        await on_progress(event.step, event.total)
+                    continue
+                started = time.monotonic()
+                output = await in_thread(postprocess)(request, event)
+                clock.add("postprocess", started)
+        delivery = await in_thread(delivery_keep)(
+            request, payload, output, subject=subject, plan=plan
+        )
         status, code = 200, ""
         return delivery
     except ApiError as error:
         status, code = error.status, error.code
+        error.recorded = True
         raise
     except (asyncio.CancelledError, GeneratorExit):
         status, code = 499, "cancelled"
-        handle.cancel()
+        if handle is not None:
+            handle.cancel()
         raise
     finally:
         entry = _log_entry(

@@ -3,17 +3,25 @@
 This module holds the stage's shared types and the checks of text; image.py and audio.py
 check media files before any of their pixels or samples are decoded.
 
-Checks, in order, cheapest first: the model exists and serves the task; the text is present,
-well-formed and within the character limit; the tenant's content policy; the token budget
-against the model's context. The tokenizer runs here, once, because the token budget is a
-validation rule; preprocessing reuses the ids. Errors describe the problem, never the text.
+Checks, in order, cheapest first: the model exists and serves the task; the tenant may be
+served in the pool's region and asked for no storage it forbids; the text is present,
+well-formed and within the character limit; the tenant's content policy (blocklists, patterns,
+PII); the token budget against the model's context. The tokenizer runs here, once, because
+the token budget is a validation rule; preprocessing reuses the ids. Errors describe the
+problem, never the text.
 """
 
 from dataclasses import dataclass
 
 from django.conf import settings
 
+from compliance.models import TenantPolicy
 from compliance.services.content_policy import content_policy_check
+from compliance.services.policy import (
+    residency_check,
+    retention_conflict_check,
+    tenant_policy_get,
+)
 from inference.registry import (
     ModelSpec,
     model_context_length,
@@ -39,6 +47,22 @@ class Caller:
     endpoint: str
     request_bytes: int = 0
     subject: str = ""  # the pseudonym, when already known (a job resumed by a worker)
+    store: bool | None = None  # the caller's `store`; None: not said
+
+
+@dataclass(frozen=True, kw_only=True)
+class Checked:
+    """What stage 1 found out about the tenant and the content, carried to stages 4-5: the
+    tenant's policy, and whether the input held anything sensitive (never cached or
+    archived)."""
+
+    policy: TenantPolicy
+    sensitive: bool = False
+
+    @property
+    def deterministic(self) -> bool:
+        """Does the same request always give the same output (so it may be cached)?"""
+        return True
 
 
 @dataclass(frozen=True)
@@ -54,7 +78,6 @@ class GenerationPayload:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     stream: bool = False
-    store: bool = True
 
 
 @dataclass(frozen=True)
@@ -64,7 +87,7 @@ class EmbeddingsPayload:
 
 
 @dataclass(frozen=True)
-class ValidatedRequest:
+class ValidatedRequest(Checked):
     caller: Caller
     model: ModelSpec
     token_ids: tuple[tuple[int, ...], ...]  # one sequence for generation, one per input else
@@ -74,12 +97,23 @@ class ValidatedRequest:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     stream: bool = False
-    store: bool = True
     kv_cache_bytes: int = 0
+
+    @property
+    def deterministic(self) -> bool:
+        return self.temperature == 0 or self.seed is not None
 
     @property
     def prompt_tokens(self) -> int:
         return sum(len(ids) for ids in self.token_ids)
+
+
+def check_tenant(caller: Caller, spec: ModelSpec) -> TenantPolicy:
+    """Residency and retention: may this tenant be served by this model's pool at all?"""
+    policy = tenant_policy_get(tenant_id=caller.tenant.id)
+    residency_check(policy=policy, region=spec.region)
+    retention_conflict_check(policy=policy, store=caller.store)
+    return policy
 
 
 def _texts_of_messages(messages: tuple[dict, ...]) -> list[str]:
@@ -130,6 +164,7 @@ def _check_capacity(spec: ModelSpec, kv_cache_bytes: int) -> None:
 
 def validate_generation(*, caller: Caller, payload: GenerationPayload) -> ValidatedRequest:
     spec = model_get(payload.model, task="text-generation", tenant_slug=caller.tenant.slug)
+    policy = check_tenant(caller, spec)
     param = "prompt" if payload.prompt is not None else "messages"
     texts = [payload.prompt] if payload.prompt is not None else _texts_of_messages(payload.messages)
     check_texts(texts, param=param)
@@ -139,7 +174,7 @@ def validate_generation(*, caller: Caller, payload: GenerationPayload) -> Valida
             f"Give at most {MAX_STOP_SEQUENCES} non-empty stop sequences.",
             param="stop",
         )
-    content_policy_check(tenant=caller.tenant, texts=texts)
+    verdict = content_policy_check(tenant=caller.tenant, texts=texts)
     prompt_ids = _prompt_ids(spec, payload)
     context = model_context_length(spec)
     if len(prompt_ids) >= context:
@@ -170,13 +205,15 @@ def validate_generation(*, caller: Caller, payload: GenerationPayload) -> Valida
         seed=payload.seed,
         stop=payload.stop,
         stream=payload.stream,
-        store=payload.store,
         kv_cache_bytes=kv_cache_bytes,
+        policy=policy,
+        sensitive=verdict.sensitive,
     )
 
 
 def validate_embeddings(*, caller: Caller, payload: EmbeddingsPayload) -> ValidatedRequest:
     spec = model_get(payload.model, task="embeddings", tenant_slug=caller.tenant.slug)
+    policy = check_tenant(caller, spec)
     if len(payload.inputs) > MAX_EMBEDDING_INPUTS:
         raise ApiError(
             "invalid_request", f"Give at most {MAX_EMBEDDING_INPUTS} inputs.", param="input"
@@ -184,7 +221,7 @@ def validate_embeddings(*, caller: Caller, payload: EmbeddingsPayload) -> Valida
     if not payload.inputs or not all(text.strip() for text in payload.inputs):
         raise ApiError("invalid_request", "Every input must be a non-empty string.", param="input")
     check_texts(list(payload.inputs), param="input")
-    content_policy_check(tenant=caller.tenant, texts=payload.inputs)
+    verdict = content_policy_check(tenant=caller.tenant, texts=payload.inputs)
     tokenizer = model_tokenizer(spec)
     context = model_context_length(spec)
     token_ids = tuple(tuple(ids) for ids in tokenizer(list(payload.inputs))["input_ids"])
@@ -195,4 +232,6 @@ def validate_embeddings(*, caller: Caller, payload: EmbeddingsPayload) -> Valida
                 f"Input {index} has {len(ids)} tokens; this model takes at most {context}.",
                 param="input",
             )
-    return ValidatedRequest(caller=caller, model=spec, token_ids=token_ids)
+    return ValidatedRequest(
+        caller=caller, model=spec, token_ids=token_ids, policy=policy, sensitive=verdict.sensitive
+    )

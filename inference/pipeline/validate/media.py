@@ -12,8 +12,9 @@ from functools import lru_cache
 from django.conf import settings
 from transformers import AutoTokenizer
 
+from compliance.models import TenantPolicy
 from compliance.services.content_policy import content_policy_check
-from inference.pipeline.validate import Caller, check_texts
+from inference.pipeline.validate import Caller, Checked, check_tenant, check_texts
 from inference.pipeline.validate.audio import ValidatedAudio, validate_audio
 from inference.pipeline.validate.image import ValidatedImage, validate_image
 from inference.registry import ModelSpec, model_available, model_get
@@ -45,7 +46,7 @@ class ImageGenerationPayload:
 
 
 @dataclass(frozen=True)
-class ValidatedImageRequest:
+class ValidatedImageRequest(Checked):
     caller: Caller
     model: ModelSpec
     image: ValidatedImage
@@ -53,14 +54,14 @@ class ValidatedImageRequest:
 
 
 @dataclass(frozen=True)
-class ValidatedAudioRequest:
+class ValidatedAudioRequest(Checked):
     caller: Caller
     model: ModelSpec
     audio: ValidatedAudio
 
 
 @dataclass(frozen=True)
-class ValidatedImageGeneration:
+class ValidatedImageGeneration(Checked):
     caller: Caller
     model: ModelSpec
     prompt_ids: tuple[int, ...]
@@ -70,13 +71,18 @@ class ValidatedImageGeneration:
     steps: int
     seed: int | None
 
+    @property
+    def deterministic(self) -> bool:
+        return self.seed is not None
 
-def _model(caller: Caller, name: str, task: str) -> ModelSpec:
-    return model_available(model_get(name, task=task, tenant_slug=caller.tenant.slug))
+
+def _model(caller: Caller, name: str, task: str) -> tuple[ModelSpec, TenantPolicy]:
+    spec = model_available(model_get(name, task=task, tenant_slug=caller.tenant.slug))
+    return spec, check_tenant(caller, spec)
 
 
 def validate_image_classification(*, caller: Caller, payload: FilePayload) -> ValidatedImageRequest:
-    spec = _model(caller, payload.model, "image-classification")
+    spec, policy = _model(caller, payload.model, "image-classification")
     if not 1 <= payload.top_k <= MAX_TOP_K:
         raise ApiError("invalid_request", f"top_k must be 1 to {MAX_TOP_K}.", param="top_k")
     image = validate_image(
@@ -85,18 +91,20 @@ def validate_image_classification(*, caller: Caller, payload: FilePayload) -> Va
         max_bytes=settings.MAX_IMAGE_BYTES,
         max_pixels=settings.MAX_IMAGE_PIXELS,
     )
-    return ValidatedImageRequest(caller=caller, model=spec, image=image, top_k=payload.top_k)
+    return ValidatedImageRequest(
+        caller=caller, model=spec, image=image, top_k=payload.top_k, policy=policy
+    )
 
 
 def _validate_audio(caller: Caller, payload: FilePayload, task: str) -> ValidatedAudioRequest:
-    spec = _model(caller, payload.model, task)
+    spec, policy = _model(caller, payload.model, task)
     audio = validate_audio(
         payload.data,
         declared_type=payload.declared_type,
         max_bytes=settings.MAX_AUDIO_BYTES,
         max_duration_s=settings.MAX_AUDIO_SECONDS,
     )
-    return ValidatedAudioRequest(caller=caller, model=spec, audio=audio)
+    return ValidatedAudioRequest(caller=caller, model=spec, audio=audio, policy=policy)
 
 
 def validate_transcription(*, caller: Caller, payload: FilePayload) -> ValidatedAudioRequest:
@@ -124,7 +132,7 @@ def native_size(spec: ModelSpec) -> int:
 def validate_image_generation(
     *, caller: Caller, payload: ImageGenerationPayload
 ) -> ValidatedImageGeneration:
-    spec = _model(caller, payload.model, "image-generation")
+    spec, policy = _model(caller, payload.model, "image-generation")
     check_texts([payload.prompt], param="prompt")
     if not 1 <= payload.n <= MAX_IMAGES:
         raise ApiError("invalid_request", f"n must be 1 to {MAX_IMAGES}.", param="n")
@@ -136,7 +144,7 @@ def validate_image_generation(
     steps = payload.steps or 4
     if not 1 <= steps <= MAX_STEPS:
         raise ApiError("invalid_request", f"steps must be 1 to {MAX_STEPS}.", param="steps")
-    content_policy_check(tenant=caller.tenant, texts=[payload.prompt])
+    verdict = content_policy_check(tenant=caller.tenant, texts=[payload.prompt])
     tokenizer = pipeline_tokenizer(spec)
     ids = tokenizer(payload.prompt, truncation=False)["input_ids"]
     if len(ids) > tokenizer.model_max_length:
@@ -155,4 +163,6 @@ def validate_image_generation(
         width=side,
         steps=steps,
         seed=payload.seed,
+        policy=policy,
+        sensitive=verdict.sensitive,
     )

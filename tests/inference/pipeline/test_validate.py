@@ -1,5 +1,6 @@
 import pytest
 
+from compliance.models import ContentRule
 from inference.pipeline.validate import (
     Caller,
     EmbeddingsPayload,
@@ -92,8 +93,9 @@ def test_unknown_model_and_wrong_task_are_refused(caller):
 
 
 def test_tenant_blocklist_refuses_whole_words_case_insensitively(caller, tenant):
-    tenant.blocked_terms = ["Project Falcon"]
-    tenant.save()
+    ContentRule.objects.create(
+        tenant=tenant, name="falcon", kind="term", value="Project Falcon", action="block"
+    )
     error = refused(
         validate_generation,
         caller,

@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from compliance.models import TenantPolicy
 from inference.pipeline.preprocess.text import preprocess_embeddings, preprocess_generation
 from inference.pipeline.validate import ValidatedRequest
 from inference.registry import model_device, model_get
@@ -16,7 +17,13 @@ def caller(tenant):
 def test_generation_ids_become_a_long_tensor_on_the_models_device(caller):
     spec = model_get("tiny-chat")
     request = ValidatedRequest(
-        caller=caller, model=spec, token_ids=((5, 6, 7),), max_tokens=4, temperature=0.5, seed=3
+        caller=caller,
+        model=spec,
+        token_ids=((5, 6, 7),),
+        max_tokens=4,
+        temperature=0.5,
+        seed=3,
+        policy=TenantPolicy(),
     )
     prepared = preprocess_generation(request)
     assert prepared.input_ids.dtype == torch.long
@@ -28,7 +35,9 @@ def test_generation_ids_become_a_long_tensor_on_the_models_device(caller):
 def test_embeddings_get_one_tensor_per_input(caller):
     spec = model_get("minilm-embed")
     prepared = preprocess_embeddings(
-        ValidatedRequest(caller=caller, model=spec, token_ids=((1, 2), (3, 4, 5)))
+        ValidatedRequest(
+            caller=caller, model=spec, token_ids=((1, 2), (3, 4, 5)), policy=TenantPolicy()
+        )
     )
     assert [t.tolist() for t in prepared.inputs] == [[1, 2], [3, 4, 5]]
     assert all(t.device.type == model_device(spec).type for t in prepared.inputs)
