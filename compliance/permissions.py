@@ -4,13 +4,20 @@ tenants they act for. Administrators act for every tenant."""
 
 from django.db.models import QuerySet
 from guardian.shortcuts import get_objects_for_user
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from portal.models import Tenant
 from portal.roles import Role
 
 AUDIT = "portal.audit_tenant"  # read metadata: logs, inventories, receipts, the audit trail
 GOVERN = "portal.govern_tenant"  # policies, purges, erasure, archive reads, key rotation
+
+# The roles through which a tenant permission counts: a permission granted to someone of
+# another role (an end user, say) gives them nothing.
+ROLES_WITH = {
+    AUDIT: (Role.AUDITOR, Role.COMPLIANCE_OFFICER, Role.ADMIN),
+    GOVERN: (Role.COMPLIANCE_OFFICER, Role.ADMIN),
+}
 
 
 def has_role(user, *roles: Role) -> bool:
@@ -30,21 +37,19 @@ def tenants_for(user, permission: str) -> QuerySet[Tenant]:
 
 def can_govern(user, tenant: Tenant) -> bool:
     """A compliance officer (or admin) granted this tenant."""
-    return has_role(user, Role.COMPLIANCE_OFFICER, Role.ADMIN) and user.has_perm(GOVERN, tenant)
+    return has_role(user, *ROLES_WITH[GOVERN]) and user.has_perm(GOVERN, tenant)
 
 
 def can_audit(user, tenant: Tenant) -> bool:
     """An auditor, compliance officer or admin granted this tenant."""
-    return has_role(user, Role.AUDITOR, Role.COMPLIANCE_OFFICER, Role.ADMIN) and user.has_perm(
-        AUDIT, tenant
-    )
+    return has_role(user, *ROLES_WITH[AUDIT]) and user.has_perm(AUDIT, tenant)
 
 
 class IsComplianceOfficer(BasePermission):
     message = "Only compliance officers may do this."
 
     def has_permission(self, request, view) -> bool:
-        return has_role(request.user, Role.COMPLIANCE_OFFICER, Role.ADMIN)
+        return has_role(request.user, *ROLES_WITH[GOVERN])
 
 
 class IsAuditor(BasePermission):
@@ -53,4 +58,14 @@ class IsAuditor(BasePermission):
     message = "Only auditors and compliance officers may see this."
 
     def has_permission(self, request, view) -> bool:
-        return has_role(request.user, Role.AUDITOR, Role.COMPLIANCE_OFFICER, Role.ADMIN)
+        return has_role(request.user, *ROLES_WITH[AUDIT])
+
+
+class AuditorsReadOfficersWrite(BasePermission):
+    """Reads for everyone who reads compliance records; writes for compliance officers."""
+
+    message = "Only compliance officers may change this."
+
+    def has_permission(self, request, view) -> bool:
+        permission = AUDIT if request.method in SAFE_METHODS else GOVERN
+        return has_role(request.user, *ROLES_WITH[permission])

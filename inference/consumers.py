@@ -16,6 +16,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from rest_framework.exceptions import ValidationError
 
+from compliance.services.subjects import subject_reference
 from inference.api.media import ImageGenerationRequestSerializer, default_model
 from inference.api.openai import ChatCompletionRequestSerializer
 from inference.pipeline.validate import Caller
@@ -68,7 +69,7 @@ class _InferenceConsumer(AsyncJsonWebsocketConsumer, ABC):
                 request_id=request_id,
                 user_id=self.user.id,
                 tenant=self.tenant,
-                subject_reference=f"user:{self.user.id}",
+                subject_reference=subject_reference(user_id=self.user.id),
                 endpoint=self.endpoint,
                 request_bytes=request_bytes,
             )

@@ -17,11 +17,11 @@ from functools import cache
 from uuid import UUID
 
 from asgiref.sync import async_to_sync
-from compliance.services.keys import SealBroken, content_open, content_seal
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from compliance.services.keys import SealBroken, content_open, content_seal
 from compliance.services.policy import tenant_policy_get
 from inference.models import Job
 from inference.pipeline.postprocess import Delivery

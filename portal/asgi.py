@@ -2,7 +2,7 @@
 
 Model pools are loaded here, once per server process, so the first request does not pay for
 loading weights (INFERENCE_PRELOAD=false defers each pool to its first request); at lifespan
-startup, jobs left waiting by the previous run are queued again.
+startup, jobs and erasures left unfinished by the previous run are queued again.
 """
 
 import os
@@ -18,6 +18,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from compliance.tasks import erasures_resume  # noqa: E402
 from inference.jobs import jobs_resume  # noqa: E402
 from inference.pipeline.engine import pools_start_all  # noqa: E402
 from inference.routing import websocket_urlpatterns  # noqa: E402
@@ -34,6 +35,7 @@ async def lifespan(scope, receive, send) -> None:
         if message["type"] == "lifespan.startup":
             if settings.JOBS_RESUME:
                 await sync_to_async(jobs_resume, thread_sensitive=False)()
+                await sync_to_async(erasures_resume, thread_sensitive=False)()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})

@@ -282,19 +282,50 @@ def _pattern_recognizer_classes() -> list[type]:
     found = [
         cls for cls in classes if isinstance(cls, type) and cls.__module__.startswith(prefixes)
     ]
-    return [_OfflineEmailRecognizer if cls is _EmailRecognizer else cls for cls in found]
+    replaced = {
+        presidio_recognizers.EmailRecognizer: _OfflineEmailRecognizer,
+        presidio_recognizers.PhoneRecognizer: _PhoneRecognizer,
+    }
+    return [replaced.get(cls, cls) for cls in found]
 
 
-_EmailRecognizer = presidio_recognizers.EmailRecognizer
 _suffixes = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=())
 
 
-class _OfflineEmailRecognizer(_EmailRecognizer):
+class _OfflineEmailRecognizer(presidio_recognizers.EmailRecognizer):
     """Presidio's, with the domain checked against the bundled public suffix list: the
     default fetches the list from the internet on first use."""
 
     def validate_result(self, pattern_text: str) -> bool:
         return _suffixes(pattern_text).fqdn != ""
+
+
+PHONE_MIN_DIGITS = 7
+# Between two digits of a number libphonenumber allows up to 4 of its punctuation marks: a
+# non-word character, "x", or the katakana long vowel mark.
+_PHONE_GAP = r"(?:\W|[xXー]){0,4}"
+_PHONE_RUN = regex.compile(rf"\d(?:{_PHONE_GAP}\d){{{PHONE_MIN_DIGITS - 1},}}")
+_PHONE_MARGIN = 8  # enough for what libphonenumber reads around a number: a "+" or "(" before
+# it, the character before that, an ":12" after it (then it is a time)
+
+
+class _PhoneRecognizer(presidio_recognizers.PhoneRecognizer):
+    """Presidio's, for numbers of at least PHONE_MIN_DIGITS digits."""
+
+    # NOTE: libphonenumber is most of the cost of a check: for each of the 8 regions it parses
+    # every group of digits ("54", "1000", "7.2"). So it reads only the runs of 7 or more
+    # digits, with a margin either side; most prompts hold none. Shorter "numbers" are nearly
+    # all false finds: many groups of 4 digits are valid German numbers.
+    def analyze(self, text: str, entities: list[str], nlp_artifacts=None) -> list:
+        results = []
+        for run in _PHONE_RUN.finditer(text):
+            start = max(run.start() - _PHONE_MARGIN, 0)
+            window = text[start : run.end() + _PHONE_MARGIN]
+            for result in super().analyze(window, entities, nlp_artifacts):
+                result.start, result.end = result.start + start, result.end + start
+                if sum(c.isdigit() for c in text[result.start : result.end]) >= PHONE_MIN_DIGITS:
+                    results.append(result)
+        return results
 
 
 @Language.component("custos_lemma_is_lower")

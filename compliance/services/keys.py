@@ -131,13 +131,10 @@ def data_key_export(subject: str) -> list[dict]:
 def master_key_rotate(*, actor_id: int | None = None, batch_size: int = 500) -> RotationReport:
     """Make a new master key the newest (file keyring; with PORTAL_MASTER_KEYS the operator
     has put it first) and re-wrap every data key under it."""
-    if settings.MASTER_KEYS:
-        keyring = _keyring()
-    else:
+    if not settings.MASTER_KEYS:
         with _keyring_file_locked() as path:
             _keyring_file_write(path, [AESGCM.generate_key(bit_length=256), *_keyring_read(path)])
-        keyring = _keyring()
-    rewrapped = _data_keys_rewrap(keyring, batch_size=batch_size)
+    keyring, rewrapped = _data_keys_rewrap(batch_size=batch_size)
     audit_append(
         action="keys.rotate",
         actor_id=actor_id,
@@ -192,10 +189,14 @@ def _data_key_create(subject: str, tenant_id: int) -> bytes:
     return key
 
 
-def _data_keys_rewrap(keyring: _Keyring, *, batch_size: int) -> int:
+def _data_keys_rewrap(*, batch_size: int) -> tuple[_Keyring, int]:
     rewrapped, after_id = 0, 0
     while True:
         with transaction.atomic():
+            # NOTE: the newest key is looked up again for every chunk, under the lock retirement
+            # takes, so a concurrent rotation and retirement can never retire the target.
+            _keyring_guard(exclusive=False)
+            keyring = _keyring()
             rows = list(
                 DataKey.objects.select_for_update()
                 .filter(id__gt=after_id)
@@ -203,9 +204,9 @@ def _data_keys_rewrap(keyring: _Keyring, *, batch_size: int) -> int:
                 .order_by("id")[:batch_size]
             )
             if not rows:
-                return rewrapped
+                return keyring, rewrapped
             for row in rows:
-                key = _unwrap(row.subject, row.master_key_id, row.wrapped, keyring=keyring)
+                key = _unwrap(row.subject, row.master_key_id, row.wrapped)
                 row.master_key_id = keyring.newest_id
                 row.wrapped = _wrap(keyring, row.subject, key)
             DataKey.objects.bulk_update(rows, ["master_key_id", "wrapped"])
@@ -218,8 +219,8 @@ def _wrap(keyring: _Keyring, subject: str, key: bytes) -> bytes:
     return nonce + keyring.ciphers[keyring.newest_id].encrypt(nonce, key, _wrap_aad(subject))
 
 
-def _unwrap(subject: str, key_id: str, wrapped: bytes, *, keyring: _Keyring | None = None) -> bytes:
-    cipher = (keyring or _keyring()).ciphers.get(key_id)
+def _unwrap(subject: str, key_id: str, wrapped: bytes) -> bytes:
+    cipher = _keyring().ciphers.get(key_id)
     if cipher is None:
         raise SealBroken(f"master key {key_id} is not in the keyring")
     wrapped = bytes(wrapped)
@@ -255,11 +256,7 @@ def _keyring_signature() -> tuple:
     if settings.MASTER_KEYS:
         return ("environment", settings.MASTER_KEYS)
     path = _keyring_path()
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        _keyring_file_create(path)
-        stat = path.stat()
+    stat = _keyring_file_stat(path)
     return ("file", str(path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
 
 
@@ -282,6 +279,15 @@ def _keyring_read(path: Path) -> list[bytes]:
     return _keys_parse(path.read_text())
 
 
+def _keyring_file_stat(path: Path) -> os.stat_result:
+    """The keyring file's status, the file generated on first use."""
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        _keyring_file_create(path)
+        return path.stat()
+
+
 def _keyring_file_create(path: Path) -> None:
     """A first master key; when processes race, the first link wins and the others read it."""
     temporary = _keyring_temporary(path, [AESGCM.generate_key(bit_length=256)])
@@ -291,15 +297,21 @@ def _keyring_file_create(path: Path) -> None:
         pass
     finally:
         temporary.unlink()
+    _directory_sync(path.parent)
 
 
 def _keyring_file_write(path: Path, keys: list[bytes]) -> None:
     os.replace(_keyring_temporary(path, keys), path)
-    directory = os.open(path.parent, os.O_RDONLY)
+    _directory_sync(path.parent)
+
+
+def _directory_sync(directory: Path) -> None:
+    """Make a new name in `directory` survive a crash, not only the file's bytes."""
+    fd = os.open(directory, os.O_RDONLY)
     try:
-        os.fsync(directory)  # the rename itself survives a crash
+        os.fsync(fd)
     finally:
-        os.close(directory)
+        os.close(fd)
 
 
 def _keyring_temporary(path: Path, keys: list[bytes]) -> Path:
@@ -316,7 +328,7 @@ def _keyring_temporary(path: Path, keys: list[bytes]) -> Path:
 def _keyring_file_locked() -> Iterator[Path]:
     """The keyring file, with every other rotation or retirement on this host kept out."""
     path = _keyring_path()
-    _keyring_signature()  # creates the file on first use
+    _keyring_file_stat(path)
     fd = os.open(path.with_name(f"{path.name}.lock"), os.O_WRONLY | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

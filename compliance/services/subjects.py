@@ -15,6 +15,19 @@ from django.db import IntegrityError
 from compliance.models import Subject
 
 
+def subject_reference(*, user_id: int, end_user: str | None = None) -> str:
+    """Whom a request is about: the account itself, or an end user an API caller named in
+    `user` (a subject of its own, per calling account)."""
+    return f"end-user:{user_id}:{end_user}" if end_user else f"user:{user_id}"
+
+
+def subject_pseudonym_find(*, tenant_id: int, reference: str) -> str | None:
+    """The pseudonym if this subject is known, without creating one."""
+    digest = _reference_digest(tenant_id, reference)
+    subject = Subject.objects.filter(tenant_id=tenant_id, reference_digest=digest).first()
+    return subject.pseudonym if subject else None
+
+
 def _reference_digest(tenant_id: int, reference: str) -> str:
     message = f"{tenant_id}:{reference}".encode()
     return hmac.new(settings.PSEUDONYM_KEY.encode(), message, hashlib.sha256).hexdigest()

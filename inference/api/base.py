@@ -5,6 +5,7 @@ from inspect import iscoroutine
 from adrf.views import APIView
 from rest_framework.request import Request
 
+from compliance.services.subjects import subject_reference
 from inference.pipeline.validate import Caller
 from inference.services import request_failure_record
 from portal.db import in_thread
@@ -16,7 +17,7 @@ def caller_from_request(
 ) -> Caller:
     """The caller; an API user acting for someone names them in `user`, making them the subject."""
     user = request.user
-    reference = f"end-user:{user.id}:{end_user}" if end_user else f"user:{user.id}"
+    reference = subject_reference(user_id=user.id, end_user=end_user)
     return Caller(
         request_id=request._request.request_id,
         user_id=user.id,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from compliance.services.request_log import RequestLogEntry, request_log_awrite
-from compliance.services.subjects import subject_pseudonym_get
+from compliance.services.subjects import subject_pseudonym_get, subject_reference
 from inference.pipeline.engine import ModelOutput, ProgressEvent, pool_get
 from inference.pipeline.postprocess import (
     Delivery,
@@ -390,7 +390,7 @@ async def request_failure_record(
     subject = ""
     if tenant_id is not None:
         subject = await in_thread(subject_pseudonym_get)(
-            tenant_id=tenant_id, reference=f"user:{user.id}"
+            tenant_id=tenant_id, reference=subject_reference(user_id=user.id)
         )
     await request_log_awrite(
         RequestLogEntry(

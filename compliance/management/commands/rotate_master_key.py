@@ -51,8 +51,5 @@ class Command(BaseCommand):
         )
         if retire:
             retired = master_keys_retire()
-            self.stdout.write(
-                f"Retired {len(retired)} master keys: {', '.join(retired)}."
-                if retired
-                else "No master key to retire."
-            )
+            listed = f": {', '.join(retired)}" if retired else ""
+            self.stdout.write(f"Retired {len(retired)} master keys{listed}.")

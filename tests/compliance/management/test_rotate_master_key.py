@@ -56,9 +56,10 @@ def test_retire_drops_the_old_key_so_a_keyring_of_it_alone_opens_nothing(tenant,
         content_open(subject=SUBJECT, sealed=sealed, context="c")
 
 
-def test_retire_with_nothing_to_retire_says_so(keyring):
-    assert "No master key to retire." in _rotate("--retire")
-    assert "No master key to retire." in _rotate("--retire")
+def test_without_retire_the_old_key_stays_to_unwrap(keyring):
+    _rotate()
+    output = _rotate()
+    assert len(_keys(keyring)) == 3 and "Retired" not in output
 
 
 def test_with_an_environment_keyring_rewraps_under_its_first_key(tenant, settings):

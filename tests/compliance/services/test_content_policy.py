@@ -116,6 +116,10 @@ def test_a_card_number_failing_the_luhn_check_is_not_personal_data(tenant):
     )
 
 
+def test_a_number_of_fewer_than_seven_digits_is_not_a_phone_number(tenant):
+    assert content_policy_check(tenant=tenant, texts=["bleep 1643 or 030 123"]) == (PolicyVerdict())
+
+
 def test_an_entity_set_to_block_refuses_naming_the_kind_but_not_the_value(tenant):
     pii_actions_set(tenant, EMAIL_ADDRESS="block")
     error = refusal(tenant, "write to jan.jansen@example.nl")
