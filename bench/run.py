@@ -20,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.cache import TURN_CACHE_ON, cache_latency, cache_table
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
 PROMPT = "The patient agreed to share the scan with the clinic and asked about the results of it"
@@ -151,6 +153,7 @@ class CustosRun:
     rss_after_100: int
     rss_after_1000: int
     preprocessing: dict
+    cache: dict
 
 
 def custos(models_dir: Path) -> CustosRun:
@@ -190,7 +193,9 @@ def custos(models_dir: Path) -> CustosRun:
                 for clients, per_client in CONCURRENCY.items()
             }
             rss_100, rss_1000 = _memory(openai, base_url, token, server.pid)
-            return CustosRun(http, in_process, rss_100, rss_1000, preprocessing)
+            _manage(env, "shell", "-c", TURN_CACHE_ON)
+            cache = cache_latency(openai, base_url, token)
+            return CustosRun(http, in_process, rss_100, rss_1000, preprocessing, cache)
         finally:
             server.terminate()
             server.wait(10)
@@ -369,6 +374,7 @@ def report(bare_results: dict[int, Measure], run: CustosRun) -> str:
             f"{run.rss_after_1000 / 2**20:.0f} MiB after 1,000 ({growth:+.1%}).",
             "",
             *_preprocessing_table(run.preprocessing),
+            *cache_table(run.cache),
             FINDINGS,
         ]
     )

@@ -142,14 +142,14 @@ def cache_inventory(*, viewer) -> QuerySet:
     """Per tenant and model: entries, hits, oldest and newest; never a key or an output."""
     entries = CacheEntry.objects.filter(tenant__in=tenant_list(viewer=viewer, permission=AUDIT))
     return (
-        entries.values("tenant__slug", "model")
+        entries.values("model", tenant_slug=F("tenant__slug"))
         .annotate(
             entries=Count("id"),
             hits=Sum("hit_count"),
             oldest=Min("created_at"),
             newest=Max("created_at"),
         )
-        .order_by("tenant__slug", "model")
+        .order_by("tenant_slug", "model")
     )
 
 

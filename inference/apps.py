@@ -8,8 +8,8 @@ class InferenceConfig(AppConfig):
     def ready(self) -> None:
         from compliance.models import DataClass
         from compliance.stores import PersonalDataStore, store_register
-        from inference.jobs import job_count, job_erase, job_export
         from inference.models import Job
+        from inference.stores import job_count, job_erase, job_export
 
         store_register(
             PersonalDataStore(

@@ -9,7 +9,6 @@ workers.
 """
 
 import base64
-import json
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -21,7 +20,6 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from compliance.services.keys import SealBroken, content_open, content_seal
 from compliance.services.policy import tenant_policy_get
 from inference.models import Job
 from inference.pipeline.postprocess import Delivery
@@ -46,6 +44,7 @@ from inference.services import (
     validated,
 )
 from inference.services.media import image_classify, speech_detect, transcribe
+from inference.stores import job_content_open, job_content_seal, job_result
 from portal.db import in_thread
 from portal.errors import ApiError, api_error_from_exception
 
@@ -123,23 +122,8 @@ def _stored_input(payload) -> dict:
     return fields
 
 
-def _seal(job: Job, part: str, value: dict) -> bytes:
-    return content_seal(
-        subject=job.subject,
-        tenant_id=job.tenant_id,
-        plaintext=json.dumps(value, separators=(",", ":")).encode(),
-        context=f"job-{part}:{job.id}",
-    )
-
-
-def _open(job: Job, part: str, sealed) -> dict:
-    return json.loads(
-        content_open(subject=job.subject, sealed=bytes(sealed), context=f"job-{part}:{job.id}")
-    )
-
-
 def _payload_of(job: Job):
-    fields = _open(job, "input", job.input_sealed)
+    fields = job_content_open(job, "input", job.input_sealed)
     for name in ("messages", "stop", "inputs"):
         if name in fields:
             fields[name] = tuple(fields[name])
@@ -149,7 +133,7 @@ def _payload_of(job: Job):
 
 
 def _job_save_new(job: Job, payload) -> Job:
-    job.input_sealed = _seal(job, "input", _stored_input(payload))
+    job.input_sealed = job_content_seal(job, "input", _stored_input(payload))
     job.save(force_insert=True)
     return job
 
@@ -192,7 +176,7 @@ def job_execute(*, job_id: UUID) -> None:
     job.save(update_fields=["status", "started_at"])
     try:
         delivery = async_to_sync(_job_run)(job, _payload_of(job))
-        job.result_sealed = _seal(job, "result", TASKS[job.task].result(delivery))
+        job.result_sealed = job_content_seal(job, "result", TASKS[job.task].result(delivery))
         job.status = Job.Status.SUCCEEDED
     except Exception as exc:  # noqa: BLE001 - a job always ends with a status
         error = api_error_from_exception(exc)
@@ -232,20 +216,10 @@ def job_list(*, viewer) -> QuerySet[Job]:
     return Job.objects.filter(owner=viewer)
 
 
-def _result_of(job: Job) -> dict | None:
-    """The job's result, if it is still held and its subject's key still exists."""
-    if job.result_sealed is None:
-        return None
-    try:
-        return _open(job, "result", job.result_sealed)
-    except SealBroken:
-        return None
-
-
 def job_results_deliver(jobs: list[Job]) -> dict[UUID, dict | None]:
     """The results of jobs being handed to their owner; a zero-retention tenant's results
     are dropped as they are delivered. A result sealed under an erased key reads as None."""
-    results = {job.id: _result_of(job) for job in jobs}
+    results = {job.id: job_result(job) for job in jobs}
     delivered = [job.id for job in jobs if job.result_sealed is not None]
     if delivered and tenant_policy_get(tenant_id=jobs[0].tenant_id).zero_retention:
         Job.objects.filter(id__in=delivered).update(result_sealed=None)
@@ -257,29 +231,3 @@ def job_get(*, viewer, job_id: UUID) -> Job:
     if job is None:
         raise ApiError("not_found", "No such job.")
     return job
-
-
-def job_count(subject: str) -> int:
-    return Job.objects.filter(subject=subject).count()
-
-
-def job_export(subject: str) -> list[dict]:
-    """The subject's jobs with their results, as far as they are still held."""
-    return [
-        {
-            "id": str(job.id),
-            "task": job.task,
-            "model": job.model,
-            "status": job.status,
-            "result": _result_of(job),
-            "error_code": job.error_code,
-            "created_at": job.created_at.isoformat(),
-            "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-        }
-        for job in Job.objects.filter(subject=subject).order_by("created_at")
-    ]
-
-
-def job_erase(subject: str) -> int:
-    count, _ = Job.objects.filter(subject=subject).delete()
-    return count

@@ -79,7 +79,8 @@ def cache_lookup(*, tenant_id: int, key_digest: str, subject: str, now: datetime
         return None
     with transaction.atomic():
         CacheEntry.objects.filter(id=entry.id).update(hit_count=F("hit_count") + 1)
-        CacheSubject.objects.get_or_create(entry_id=entry.id, subject=subject)
+        if entry.subject != subject:
+            CacheSubject.objects.get_or_create(entry_id=entry.id, subject=subject)
     return payload
 
 

@@ -41,7 +41,8 @@ from portal.models import Tenant
 logger = logging.getLogger(__name__)
 
 OFF = "off"
-# Entities not named in a tenant's pii_actions: these, and nothing else, are looked for.
+# The action for an entity a tenant's pii_actions does not name. Any other entity presidio
+# knows (US_SSN, UK_NHS, ES_NIF, ...) is looked for only for a tenant that names it.
 DEFAULT_PII_ACTIONS = {
     "EMAIL_ADDRESS": Action.SENSITIVE,
     "PHONE_NUMBER": Action.SENSITIVE,
@@ -305,8 +306,9 @@ PHONE_MIN_DIGITS = 7
 # non-word character, "x", or the katakana long vowel mark.
 _PHONE_GAP = r"(?:\W|[xXー]){0,4}"
 _PHONE_RUN = regex.compile(rf"\d(?:{_PHONE_GAP}\d){{{PHONE_MIN_DIGITS - 1},}}")
-_PHONE_MARGIN = 8  # enough for what libphonenumber reads around a number: a "+" or "(" before
-# it, the character before that, an ":12" after it (then it is a time)
+# What libphonenumber reads around a number: a "+" or "(" and the character before it, and
+# an ":12" after it (which makes it a time).
+_PHONE_MARGIN = 8
 
 
 class _PhoneRecognizer(presidio_recognizers.PhoneRecognizer):

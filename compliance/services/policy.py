@@ -9,7 +9,7 @@ and a request or a setting that would need storage is refused with `retention_co
 from django.conf import settings
 from django.db import transaction
 
-from compliance.models import TenantPolicy
+from compliance.models import CacheEntry, TenantPolicy
 from compliance.services.audit import audit_append
 from portal.errors import ApiError
 
@@ -141,6 +141,8 @@ def tenant_policy_update(*, actor_id: int | None, tenant_id: int, changes: dict)
     changed = {
         field: {"old": old[field], "new": new[field]} for field in new if old[field] != new[field]
     }
+    if "pii_actions" in changed:
+        CacheEntry.objects.filter(tenant_id=tenant_id).delete()  # checked under the old rules
     if changed:
         audit_append(
             action="policy.update", actor_id=actor_id, tenant_id=tenant_id, details=changed

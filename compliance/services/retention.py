@@ -9,9 +9,9 @@ What must stay true:
 - Subject data is reached through the store registry (compliance never imports the apps that
   register it); receipts, the audit trail and expired API tokens are handled here.
 - A dry run deletes nothing and counts exactly what a real run at the same `now` would delete.
-- Every entry point (`manage.py enforce_retention`, a periodic task) calls `retention_enforce`,
-  and `rows_delete` is the one chunked delete, each chunk atomic, for whatever else removes
-  many rows (erasure).
+- Every entry point (`manage.py enforce_retention`, a periodic task) calls `retention_enforce`.
+  `rows_delete` is its chunked delete, each chunk atomic; erasure's bulk deletes belong on it
+  too (DESIGN.md: retention and erasure share one path).
 """
 
 import time

@@ -12,11 +12,11 @@ import hashlib
 import unicodedata
 from dataclasses import asdict, dataclass, is_dataclass, replace
 
-from compliance.services.archive import archive_store
 from django.utils import timezone
 
+from compliance.services.archive import archive_store
 from compliance.services.cache import cache_eligible, cache_key, cache_lookup, cache_store
-from compliance.services.content_policy import content_policy_check
+from compliance.services.content_policy import PolicyVerdict, content_policy_check
 from compliance.services.policy import archive_eligible
 from inference.pipeline.postprocess import (
     Delivery,
@@ -89,8 +89,14 @@ def delivery_keep(
     """Check the output, then cache and archive what the policy allows; the delivery comes
     back marked with how the cache was used and whether it was archived."""
     caller, policy = request.caller, request.policy
-    verdict = content_policy_check(
-        tenant=caller.tenant, texts=[delivery.text] if delivery.text else []
+    # NOTE: a hit's output was checked when it was stored, and any change to the tenant's
+    # content policy empties the tenant's cache, so a hit skips the check.
+    verdict = (
+        PolicyVerdict()
+        if plan.outcome == "hit"
+        else content_policy_check(
+            tenant=caller.tenant, texts=[delivery.text] if delivery.text else []
+        )
     )
     sensitive = request.sensitive or verdict.sensitive
     now = timezone.now()
