@@ -4,6 +4,9 @@ On every call Custos also reads the subject's wrapped data key from the database
 it under the master key: unwrapped keys are never cached, so an erasure in one process holds
 in every other at once. That fixed cost per call is what the ratio measures. Run by
 bench/run.py in its scratch var/ (migrated); prints one JSON object on its last line.
+
+NOTE: Django is set up in main(), not at import, so that bench/run.py can import
+`crypto_table` without configuring Django against the repository's own var/.
 """
 
 import json
@@ -12,15 +15,7 @@ import secrets
 import statistics
 import time
 
-import django
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-django.setup()
-
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
-
-from compliance.services.keys import content_open, content_seal, data_key_destroy  # noqa: E402
-from portal.models import Tenant  # noqa: E402
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 SIZES = {"64 KiB": 64 * 2**10, "1 MiB": 2**20}
 ROUNDS = 9
@@ -42,6 +37,8 @@ def _mb_per_s(function, size: int) -> float:
 
 
 def measure(size: int, *, subject: str, tenant_id: int) -> dict:
+    from compliance.services.keys import content_open, content_seal
+
     payload = os.urandom(size)
     cipher = AESGCM(AESGCM.generate_key(bit_length=256))
     nonce = os.urandom(12)
@@ -92,14 +89,24 @@ def crypto_table(results: dict) -> list[str]:
     return rows
 
 
-if __name__ == "__main__":
+def main() -> dict:
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    django.setup()
+    from compliance.services.keys import data_key_destroy
+    from portal.models import Tenant
+
     tenant, _ = Tenant.objects.get_or_create(slug="bench-crypto", defaults={"name": "Bench"})
     subject = secrets.token_hex(16)
     try:
-        results = {
+        return {
             label: measure(size, subject=subject, tenant_id=tenant.id)
             for label, size in SIZES.items()
         }
     finally:
         data_key_destroy(subject=subject)
-    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    print(json.dumps(main()))

@@ -1,8 +1,9 @@
 """ASGI entry point: HTTP through Django, websockets through channels.
 
-Model pools are loaded here, once per server process, so the first request does not pay for
-loading weights (INFERENCE_PRELOAD=false defers each pool to its first request); at lifespan
-startup, jobs and erasures left unfinished by the previous run are queued again.
+Model pools (and the PII analyzer) are loaded here, once per server process, so the first
+request does not pay for loading them (INFERENCE_PRELOAD=false defers each pool to its first
+request); at lifespan startup, jobs and erasures left unfinished by the previous run are
+queued again.
 """
 
 import os
@@ -18,6 +19,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from compliance.services.content_policy import content_policy_warm  # noqa: E402
 from compliance.tasks import erasures_resume  # noqa: E402
 from inference.jobs import jobs_resume  # noqa: E402
 from inference.pipeline.engine import pools_start_all  # noqa: E402
@@ -25,6 +27,7 @@ from inference.routing import websocket_urlpatterns  # noqa: E402
 
 if settings.INFERENCE_PRELOAD:
     pools_start_all()
+    content_policy_warm()
 
 
 async def lifespan(scope, receive, send) -> None:

@@ -166,7 +166,7 @@ class Migration(migrations.Migration):
                 ('archive_enabled', models.BooleanField(default=False, help_text='Keep an encrypted copy of each exchange (input and output).')),
                 ('cache_models', models.JSONField(blank=True, default=list, help_text='Models whose deterministic outputs are cached; "*": all.')),
                 ('cache_ttl_seconds', models.PositiveIntegerField(default=86400)),
-                ('pii_actions', models.JSONField(blank=True, default=dict, help_text='PII entity to action (block, sensitive or off); unnamed entities are sensitive.')),
+                ('pii_actions', models.JSONField(blank=True, default=dict, help_text='PII entity to action (block, sensitive or off). Unnamed, the five core entities (e-mail, phone, IBAN, card, IP address) are sensitive and the rest are off.')),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('tenant', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='policy', to='portal.tenant')),
             ],

@@ -29,7 +29,10 @@ class TenantPolicy(models.Model):
     pii_actions = models.JSONField(
         default=dict,
         blank=True,
-        help_text="PII entity to action (block, sensitive or off); unnamed entities are sensitive.",
+        help_text=(
+            "PII entity to action (block, sensitive or off). Unnamed, the five core entities "
+            "(e-mail, phone, IBAN, card, IP address) are sensitive and the rest are off."
+        ),
     )
     updated_at = models.DateTimeField(auto_now=True)
 

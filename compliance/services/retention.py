@@ -107,6 +107,14 @@ def retention_rule_set(
     return rule
 
 
+@transaction.atomic
+def retention_rules_set(*, actor_id: int | None, tenant: Tenant, days: dict) -> dict[str, int]:
+    """Set several classes at once: all of them or, if one is refused, none."""
+    for data_class, class_days in days.items():
+        retention_rule_set(actor_id=actor_id, tenant=tenant, data_class=data_class, days=class_days)
+    return retention_days(tenant_id=tenant.id)
+
+
 def retention_enforce(
     *,
     now: datetime,

@@ -21,6 +21,7 @@ from inference.pipeline.validate.media import MAX_TOP_K, FilePayload
 from portal.db import in_thread
 from portal.errors import ApiError
 from portal.parsers import StrictJSONParser
+from portal.query_params import query_int
 from portal.serializer_fields import StrictCharField
 
 MAX_PAGE = 100
@@ -149,8 +150,8 @@ class JobListCreateApi(InferenceApiView):
         operation_id="api_v1_jobs_list",
     )
     async def get(self, request):
-        limit = min(_int_param(request, "limit", 50), MAX_PAGE)
-        offset = _int_param(request, "offset", 0)
+        limit = min(query_int(request, "limit", 50), MAX_PAGE)
+        offset = query_int(request, "offset", 0)
         jobs = job_list(viewer=request.user)
         count = await jobs.acount()
         page = [job async for job in jobs[offset : offset + limit]]
@@ -169,12 +170,3 @@ class JobDetailApi(InferenceApiView):
         job = await in_thread(job_get)(viewer=request.user, job_id=job_id)
         results = await in_thread(job_results_deliver)([job])
         return Response(JobSerializer(job, context={"results": results}).data)
-
-
-def _int_param(request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit():
-        raise ApiError("invalid_request", f"{name} must be a non-negative integer.", param=name)
-    return int(raw)

@@ -52,6 +52,8 @@ class _Progress:
 
 
 class Command(BaseCommand):
+    # NOTE: no system checks: they load the URLconf, and with it every model pool's code.
+    requires_system_checks = []
     help = (
         "Delete every class of data (request logs, archive, cache, jobs, receipts, audit "
         "trail) once it is older than its tenant's retention rule, or the deployment default, "

@@ -20,6 +20,8 @@ def _positive(value: str) -> int:
 
 
 class Command(BaseCommand):
+    # NOTE: no system checks: they load the URLconf, and with it every model pool's code.
+    requires_system_checks = []
     help = (
         "Rotate the master key. With the keyring file (var/master_keys) a new key is "
         "generated; with PORTAL_MASTER_KEYS, put the new key first and keep the old ones "

@@ -6,6 +6,8 @@ from compliance.services.audit import audit_chain_verify
 
 
 class Command(BaseCommand):
+    # NOTE: no system checks: they load the URLconf, and with it every model pool's code.
+    requires_system_checks = []
     help = "Verify the audit trail: every hash link and every signed checkpoint."
 
     def handle(self, *args, **options):

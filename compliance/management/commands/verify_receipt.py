@@ -9,6 +9,8 @@ from compliance.services.erasure import receipt_verify
 
 
 class Command(BaseCommand):
+    # NOTE: no system checks: they load the URLconf, and with it every model pool's code.
+    requires_system_checks = []
     help = (
         "Check the Ed25519 signature of an erasure receipt (the JSON file a subject "
         "downloaded), with this deployment's key or a public key given as a PEM file."
