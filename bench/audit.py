@@ -12,22 +12,6 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 
-import django
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-django.setup()
-
-from django.conf import settings  # noqa: E402
-from django.db import transaction  # noqa: E402
-
-from compliance.models import AuditCheckpoint, AuditEntry  # noqa: E402
-from compliance.services.audit import (  # noqa: E402
-    GENESIS_HASH,
-    audit_chain_verify,
-    audit_entry_hash,
-)
-from compliance.services.signing import signature_create  # noqa: E402
-
 ENTRIES = 100_000
 TARGET_S = 10.0
 CHUNK = 5_000
@@ -112,4 +96,21 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # NOTE: Django is set up here, not at import, so that bench/run.py can import the table
+    # function without loading the portal against its own var/.
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    django.setup()
+    from django.conf import settings
+    from django.db import transaction
+
+    from compliance.models import AuditCheckpoint, AuditEntry
+    from compliance.services.audit import (
+        GENESIS_HASH,
+        audit_chain_verify,
+        audit_entry_hash,
+    )
+    from compliance.services.signing import signature_create
+
     main()

@@ -10,27 +10,11 @@ import sys
 import time
 from datetime import timedelta
 
-import django
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-django.setup()
-
-from django.db import transaction  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from compliance.models import ArchiveEntry, ErasureRequest, RequestLog  # noqa: E402
-from compliance.services.cache import cache_key, cache_store  # noqa: E402
-from compliance.services.erasure import erasure_execute, erasure_request_create  # noqa: E402
-from compliance.services.keys import content_seal  # noqa: E402
-from compliance.services.subjects import subject_pseudonym_get  # noqa: E402
-from compliance.stores import store_list  # noqa: E402
-from portal.models import Tenant  # noqa: E402
-
 LOG_ROWS, ARCHIVED, CACHED = 100_000, 10_000, 1_000
 EXCHANGE = json.dumps({"input": {"prompt": "x" * 400}, "output": {"text": "y" * 400}}).encode()
 
 
-def _fill(tenant: Tenant, subject: str) -> None:
+def _fill(tenant, subject: str) -> None:
     now = timezone.now()
     with transaction.atomic():
         RequestLog.objects.bulk_create(
@@ -131,4 +115,21 @@ def erasure_table(results: dict) -> list[str]:
 
 
 if __name__ == "__main__":
+    # NOTE: Django is set up here, not at import, so that bench/run.py can import the table
+    # function without loading the portal against its own var/.
+    import django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    django.setup()
+    from django.db import transaction
+    from django.utils import timezone
+
+    from compliance.models import ArchiveEntry, ErasureRequest, RequestLog
+    from compliance.services.cache import cache_key, cache_store
+    from compliance.services.erasure import erasure_execute, erasure_request_create
+    from compliance.services.keys import content_seal
+    from compliance.services.subjects import subject_pseudonym_get
+    from compliance.stores import store_list
+    from portal.models import Tenant
+
     sys.exit(main())

@@ -20,7 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.audit import audit_table
 from bench.cache import TURN_CACHE_ON, cache_latency, cache_table
+from bench.crypto import crypto_table
+from bench.erasure import erasure_table
+from bench.retention import retention_table
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -154,6 +158,7 @@ class CustosRun:
     rss_after_1000: int
     preprocessing: dict
     cache: dict
+    data: dict  # the data-at-rest and accountability benches, by module name
 
 
 def custos(models_dir: Path) -> CustosRun:
@@ -168,7 +173,7 @@ def custos(models_dir: Path) -> CustosRun:
         _manage(env, "seed_demo")
         token = _manage(env, "issue_token", "demo-api")
         in_process = _in_process(env, clients=32, per_client=10)
-        preprocessing = _preprocessing(env)
+        preprocessing = _module_json(env, "bench.preprocess", str(TORCH_THREADS))
         port = _free_port()
         server = subprocess.Popen(
             [
@@ -195,7 +200,8 @@ def custos(models_dir: Path) -> CustosRun:
             rss_100, rss_1000 = _memory(openai, base_url, token, server.pid)
             _manage(env, "shell", "-c", TURN_CACHE_ON)
             cache = cache_latency(openai, base_url, token)
-            return CustosRun(http, in_process, rss_100, rss_1000, preprocessing, cache)
+            data = _data_benches(models_dir)
+            return CustosRun(http, in_process, rss_100, rss_1000, preprocessing, cache, data)
         finally:
             server.terminate()
             server.wait(10)
@@ -232,9 +238,10 @@ def _in_process(env: dict, *, clients: int, per_client: int) -> Measure:
     )
 
 
-def _preprocessing(env: dict) -> dict:
+def _module_json(env: dict, module: str, *args: str) -> dict:
+    """Run a bench module in the scratch var/; it prints one JSON object as its last line."""
     out = subprocess.run(
-        [sys.executable, "-m", "bench.preprocess", str(TORCH_THREADS)],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         env=env,
         check=True,
@@ -242,6 +249,25 @@ def _preprocessing(env: dict) -> dict:
         text=True,
     ).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+DATA_BENCHES = {  # each in a fresh scratch database, so their rows do not meet
+    "bench.crypto": crypto_table,
+    "bench.audit": audit_table,
+    "bench.erasure": erasure_table,
+    "bench.retention": retention_table,
+}
+
+
+def _data_benches(models_dir: Path) -> dict:
+    results = {}
+    for module in DATA_BENCHES:
+        with tempfile.TemporaryDirectory(prefix="custos-bench-data-") as scratch:
+            env = _server_env(Path(scratch))
+            (Path(scratch) / "models").symlink_to(models_dir)
+            _manage(env, "migrate", "--noinput", "-v", "0")
+            results[module] = _module_json(env, module)
+    return results
 
 
 def _preprocessing_table(results: dict) -> list[str]:
@@ -375,6 +401,7 @@ def report(bare_results: dict[int, Measure], run: CustosRun) -> str:
             "",
             *_preprocessing_table(run.preprocessing),
             *cache_table(run.cache),
+            *(line for module, table in DATA_BENCHES.items() for line in table(run.data[module])),
             FINDINGS,
         ]
     )
