@@ -5,7 +5,8 @@ them again in one command instead of by hand, always at the same size and with t
 the login page, then, signed in as the seeded `demo-user`, the home page, the text page after
 a finished generation, the image classification page with a picture's labels, the image
 generation page after a finished generation, the audio page with the results for a real speech
-recording (tests/data/audio/speech-en-16k.wav), the user's history and the API docs (Swagger UI).
+recording (tests/data/audio/speech-en-16k.wav), the user's history, *My data* after the user
+erased their data (so run it on a demo server) and the API docs (Swagger UI).
 
 Usage (the server must be running, migrated and seeded with `manage.py seed_demo`):
 
@@ -100,6 +101,17 @@ def main(base_url: str) -> None:
         page.goto(f"{base_url}/history/")
         expect(page.get_by_role("heading", name="Your history")).to_be_visible()
         shoot(page, "history")
+
+        page.goto(f"{base_url}/me/data/")
+        page.get_by_label("Your password, to confirm").fill(password)
+        page.get_by_role("button", name="Delete my data").click()
+        for _ in range(100):  # the erasure runs in the background: reload until it is done
+            if page.locator("#erasure-requests .badge.ok").count():
+                break
+            page.wait_for_timeout(100)
+            page.reload()
+        expect(page.locator("#erasure-requests .badge").first).to_have_text("completed")
+        shoot(page, "my-data")
 
         page.goto(f"{base_url}/api/docs/")
         # Swagger UI renders client-side, after fetching the schema: wait for its operations.
