@@ -32,7 +32,7 @@ from inference.pipeline.validate import (
     validate_generation,
 )
 from inference.registry import model_list
-from inference.services.keeping import cache_plan, delivery_keep
+from inference.services.keeping import CachePlan, cache_plan, delivery_keep
 from portal.db import in_thread
 from portal.errors import ApiError
 
@@ -182,7 +182,9 @@ class GenerationRun:
     """One text generation request, admitted to its pool or answered from the cache;
     `pieces()` delivers it."""
 
-    def __init__(self, request: ValidatedRequest, payload, subject: str, clock: StageClock, plan):
+    def __init__(
+        self, request: ValidatedRequest, payload, subject: str, clock: StageClock, plan: CachePlan
+    ):
         self.request = request
         self.subject = subject
         self.cache = plan.outcome
