@@ -17,7 +17,9 @@ import time
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-SIZES = {"64 KiB": 64 * 2**10, "1 MiB": 2**20}
+# An archived exchange is a prompt and its answer (kilobytes) or a picture or a recording
+# (megabytes: uploads go up to 25 MiB).
+SIZES = {"64 KiB": 64 * 2**10, "1 MiB": 2**20, "8 MiB": 8 * 2**20}
 ROUNDS = 9
 BYTES_PER_ROUND = 32 * 2**20
 CONTEXT = "archive:bench"
@@ -83,7 +85,9 @@ def crypto_table(results: dict) -> list[str]:
         "Bare: `AESGCM.encrypt` with a fresh random nonce, and `AESGCM.decrypt`, under a key "
         "held in memory. Custos adds, on every call, the read of the subject's wrapped data "
         "key from the database and its unwrap under the master key: unwrapped data keys are "
-        "never cached, so an erasure holds at once in every process. Target: 0.8x of bare.",
+        "never cached, so an erasure holds at once in every process. That is a fixed cost of "
+        "some 40 µs a call, so the ratio grows with the payload: the 0.8x target is met for "
+        "media-sized exchanges and missed for small ones, where the key lookup dominates.",
         "",
     ]
     return rows

@@ -5,7 +5,10 @@ The bare limit is tiny-chat called in-process with transformers `generate` at ba
 process serving the same weights, driven over HTTP by the official `openai` client at 1, 8 and
 32 concurrent clients (each client its own thread and connection), asking for the same 16
 tokens. Preprocessing per modality is compared with the bare library calls
-(bench/preprocess.py).
+(bench/preprocess.py). Then the data at rest and accountability: cache hits against misses over
+HTTP (bench/cache.py), archive sealing against raw AES-GCM (bench/crypto.py), audit chain
+verification (bench/audit.py), erasure of a heavy subject (bench/erasure.py) and retention over
+a million rows (bench/retention.py), each in a scratch database of its own.
 """
 
 import json
