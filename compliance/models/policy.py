@@ -34,6 +34,18 @@ class TenantPolicy(models.Model):
             "(e-mail, phone, IBAN, card, IP address) are sensitive and the rest are off."
         ),
     )
+    image_guard_model = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="An image-classification model of the catalogue that checks every image a "
+        "request brings or makes; blank: none.",
+    )
+    image_guard_labels = models.JSONField(
+        default=dict, blank=True, help_text="The guard's label to action (block or sensitive)."
+    )
+    image_guard_threshold = models.FloatField(
+        default=0.5, help_text="The score from which a guarded label counts."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

@@ -349,3 +349,21 @@ def _lemma_is_lower(doc):
     for token in doc:
         token.lemma_ = token.lower_
     return doc
+
+
+def image_guard_verdict(*, policy, labels: Iterable[tuple[str, float]]) -> PolicyVerdict:
+    """The tenant's reading of what its guard model saw in an image: a guarded label scored
+    at or above the threshold blocks the request or marks it sensitive. Raises on block."""
+    found = {
+        label
+        for label, score in labels
+        if label in policy.image_guard_labels and score >= policy.image_guard_threshold
+    }
+    blocked = sorted(label for label in found if policy.image_guard_labels[label] == "block")
+    if blocked:
+        raise ApiError(
+            "content_policy_violation",
+            "The image shows something this organisation's policy does not allow "
+            f"({', '.join(blocked)}).",
+        )
+    return PolicyVerdict(sensitive=bool(found), findings=tuple(sorted(found)))

@@ -103,6 +103,29 @@ def _cleaned(field: str, value):
                 param=field,
             )
         return value
+    if field == "image_guard_model":
+        if not isinstance(value, str) or len(value) > 100:
+            raise ApiError(
+                "invalid_request", "image_guard_model must be a model's name.", param=field
+            )
+        return value.strip()
+    if field == "image_guard_labels":
+        if not isinstance(value, dict) or not all(
+            isinstance(label, str) and action in ("block", "sensitive")
+            for label, action in value.items()
+        ):
+            raise ApiError(
+                "invalid_request",
+                "image_guard_labels maps the guard's labels to block or sensitive.",
+                param=field,
+            )
+        return value
+    if field == "image_guard_threshold":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ApiError(
+                "invalid_request", "image_guard_threshold must be from 0 to 1.", param=field
+            )
+        return float(value)
     raise ApiError("invalid_request", f"Unknown policy setting '{field}'.", param=field)
 
 
@@ -113,6 +136,9 @@ POLICY_FIELDS = (
     "cache_models",
     "cache_ttl_seconds",
     "pii_actions",
+    "image_guard_model",
+    "image_guard_labels",
+    "image_guard_threshold",
 )
 
 
@@ -141,7 +167,7 @@ def tenant_policy_update(*, actor_id: int | None, tenant_id: int, changes: dict)
     changed = {
         field: {"old": old[field], "new": new[field]} for field in new if old[field] != new[field]
     }
-    if "pii_actions" in changed:
+    if changed.keys() & {"pii_actions", "image_guard_model", "image_guard_labels"}:
         CacheEntry.objects.filter(tenant_id=tenant_id).delete()  # checked under the old rules
     if changed:
         audit_append(

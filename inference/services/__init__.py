@@ -32,6 +32,7 @@ from inference.pipeline.validate import (
     validate_generation,
 )
 from inference.registry import model_list
+from inference.services.guard import guard_input, guard_output
 from inference.services.keeping import CachePlan, cache_plan, delivery_keep
 from portal.db import in_thread
 from portal.errors import ApiError
@@ -329,6 +330,7 @@ async def run_once(
     request = await validated(validate, caller=caller, payload=payload, clock=clock)
     subject = await subject_of(caller)
     try:
+        request = await guard_input(request)
         plan = await in_thread(cache_plan)(request, payload, subject=subject)
         handle = None
         if plan.delivery is None:
@@ -350,6 +352,7 @@ async def run_once(
                 started = time.monotonic()
                 output = await in_thread(postprocess)(request, event)
                 clock.add("postprocess", started)
+            request = await guard_output(request, output)
         delivery = await in_thread(delivery_keep)(
             request, payload, output, subject=subject, plan=plan
         )

@@ -100,7 +100,7 @@ def delivery_keep(
     )
     sensitive = request.sensitive or verdict.sensitive
     now = timezone.now()
-    if plan.outcome == "miss" and not verdict.sensitive:
+    if plan.outcome == "miss" and not sensitive:
         cache_store(
             tenant_id=caller.tenant.id,
             key_digest=plan.key,

@@ -114,6 +114,10 @@ def records(tenant) -> Records:
         exchange={"input": {"prompt": CANARY, "image": PNG}, "output": {"text": CANARY}},
         now=NOW,
     )
+    # Before the cache entry: a change of rules empties the tenant's cache.
+    rule = content_rule_create(
+        actor_id=None, tenant=tenant, name="project", kind="term", value=RULE_TERM, action="block"
+    )
     key = cache_key(
         tenant_id=tenant.id, model="tiny-chat", model_version="v1", request={"prompt": CANARY}
     )
@@ -125,9 +129,6 @@ def records(tenant) -> Records:
         payload=CANARY.encode(),
         ttl_seconds=3600,
         now=NOW,
-    )
-    rule = content_rule_create(
-        actor_id=None, tenant=tenant, name="project", kind="term", value=RULE_TERM, action="block"
     )
     erasure = erasure_request_create(
         tenant_id=tenant.id,

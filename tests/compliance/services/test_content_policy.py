@@ -4,12 +4,13 @@ import logging
 
 import pytest
 
-from compliance.models import AuditEntry, ContentRule
+from compliance.models import AuditEntry, ContentRule, TenantPolicy
 from compliance.services.content_policy import (
     PolicyVerdict,
     content_policy_check,
     content_rule_create,
     content_rule_delete,
+    image_guard_verdict,
 )
 from compliance.services.policy import tenant_policy_get
 from portal.errors import ApiError
@@ -215,3 +216,35 @@ def test_a_rule_that_could_not_apply_is_refused_at_creation(tenant, kind, value)
 def test_digits_inside_a_better_scored_find_are_not_a_phone_number(tenant, entity, text):
     pii_actions_set(tenant, PHONE_NUMBER="block", **{entity: "off"})
     assert content_policy_check(tenant=tenant, texts=[text]) == PolicyVerdict()
+
+
+class TestImageGuardVerdict:
+    """How the tenant reads its guard model's labels for one image."""
+
+    @staticmethod
+    def policy(**fields):
+        return TenantPolicy(
+            image_guard_model="guard",
+            image_guard_labels={"x-ray": "sensitive", "weapon": "block"},
+            image_guard_threshold=0.5,
+            **fields,
+        )
+
+    def test_a_sensitive_label_over_the_threshold_marks_the_image(self):
+        verdict = image_guard_verdict(policy=self.policy(), labels=[("x-ray", 0.9)])
+        assert verdict.sensitive and verdict.findings == ("x-ray",)
+
+    def test_a_label_under_the_threshold_does_not_count(self):
+        verdict = image_guard_verdict(
+            policy=self.policy(), labels=[("x-ray", 0.49), ("weapon", 0.2)]
+        )
+        assert not verdict.sensitive
+
+    def test_a_blocked_label_refuses_and_names_only_the_label(self):
+        with pytest.raises(ApiError) as refused:
+            image_guard_verdict(policy=self.policy(), labels=[("weapon", 0.7), ("cat", 0.3)])
+        assert refused.value.code == "content_policy_violation"
+        assert "weapon" in refused.value.message and "cat" not in refused.value.message
+
+    def test_unguarded_labels_are_ignored(self):
+        assert not image_guard_verdict(policy=self.policy(), labels=[("cat", 1.0)]).sensitive

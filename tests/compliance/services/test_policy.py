@@ -2,8 +2,10 @@
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
-from compliance.models import AuditEntry
+from compliance.models import AuditEntry, CacheEntry
+from compliance.services.cache import cache_store
 from compliance.services.policy import (
     archive_eligible,
     region_allowed,
@@ -117,9 +119,28 @@ def test_an_unchanged_setting_leaves_no_audit_entry(tenant):
         {"pii_actions": {"EMAIL_ADDRESS": "hide"}},
         {"pii_actions": {"email": "block"}},
         {"colour": "blue"},
+        {"image_guard_labels": {"x-ray": "hide"}},
+        {"image_guard_threshold": 1.5},
+        {"image_guard_model": 7},
     ],
 )
 def test_invalid_settings_are_refused(tenant, changes):
     with pytest.raises(ApiError) as refused:
         tenant_policy_update(actor_id=None, tenant_id=tenant.id, changes=changes)
     assert refused.value.code == "invalid_request"
+
+
+def test_changing_the_image_guard_empties_the_tenants_cache(tenant):
+    cache_store(
+        tenant_id=tenant.id,
+        key_digest="k" * 64,
+        model="tiny-vit",
+        subject="s" * 32,
+        payload=b"{}",
+        ttl_seconds=60,
+        now=timezone.now(),
+    )
+    tenant_policy_update(
+        actor_id=None, tenant_id=tenant.id, changes={"image_guard_model": "tiny-vit"}
+    )
+    assert not CacheEntry.objects.exists()
