@@ -24,6 +24,7 @@ from compliance.models import (
     Subject,
 )
 from compliance.permissions import AUDIT, GOVERN, ROLES_WITH, has_role, tenants_for
+from compliance.services.audit import AUDIT_FIELDS
 from compliance.services.erasure import erasure_list
 from portal.errors import ApiError
 from portal.models import Tenant
@@ -75,17 +76,6 @@ ARCHIVE_FIELDS = (
 # itself be sensitive (a patient's name, a project), which is also why the audit trail
 # leaves it out. Auditors see that a rule exists and what it does.
 CONTENT_RULE_FIELDS = ("id", "name", "kind", "action")
-AUDIT_ENTRY_FIELDS = (
-    "seq",
-    "created_at",
-    "actor_id",
-    "tenant_id",
-    "action",
-    "target",
-    "details",
-    "prev_hash",
-    "entry_hash",
-)
 
 
 def request_log_list(*, viewer) -> QuerySet[RequestLog]:
@@ -191,4 +181,4 @@ def audit_entry_list(*, viewer, tenant: Tenant | None = None, action: str = "") 
     if action:
         entries = entries.filter(action=action)
     slug = Tenant.objects.filter(id=OuterRef("tenant_id")).values("slug")[:1]
-    return entries.order_by("-seq").values(*AUDIT_ENTRY_FIELDS, tenant_slug=Subquery(slug))
+    return entries.order_by("-seq").values(*AUDIT_FIELDS, tenant_slug=Subquery(slug))

@@ -14,7 +14,6 @@ import base64
 from dataclasses import asdict
 
 from django.conf import settings
-from django.urls import path
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -407,56 +406,3 @@ class MasterKeyRotateApi(APIView):
     @extend_schema(request=None, responses={200: dict}, tags=TAGS)
     def post(self, request):
         return Response(asdict(master_key_rotate(actor_id=request.user.id)))
-
-
-urlpatterns = [
-    path("compliance/tenants", TenantListApi.as_view(), name="api-compliance-tenants"),
-    path(
-        "compliance/tenants/<slug:slug>/policy",
-        PolicyDetailUpdateApi.as_view(),
-        name="api-compliance-policy",
-    ),
-    path(
-        "compliance/tenants/<slug:slug>/content-rules",
-        ContentRuleListCreateApi.as_view(),
-        name="api-compliance-content-rules",
-    ),
-    path(
-        "compliance/tenants/<slug:slug>/content-rules/<int:rule_id>",
-        ContentRuleDeleteApi.as_view(),
-        name="api-compliance-content-rule",
-    ),
-    path(
-        "compliance/tenants/<slug:slug>/retention",
-        RetentionDetailUpdateApi.as_view(),
-        name="api-compliance-retention",
-    ),
-    path(
-        "compliance/request-logs", RequestLogListApi.as_view(), name="api-compliance-request-logs"
-    ),
-    path("compliance/cache", CacheInventoryListApi.as_view(), name="api-compliance-cache"),
-    path("compliance/cache/purge", CachePurgeApi.as_view(), name="api-compliance-cache-purge"),
-    path("compliance/archive", ArchiveEntryListApi.as_view(), name="api-compliance-archive"),
-    path(
-        "compliance/archive/<int:entry_id>/read",
-        ArchiveEntryReadApi.as_view(),
-        name="api-compliance-archive-read",
-    ),
-    path(
-        "compliance/erasure-requests",
-        ErasureRequestListCreateApi.as_view(),
-        name="api-compliance-erasure-requests",
-    ),
-    path(
-        "compliance/erasure-requests/<uuid:erasure_id>",
-        ErasureRequestDetailApi.as_view(),
-        name="api-compliance-erasure-request",
-    ),
-    path("compliance/audit", AuditEntryListApi.as_view(), name="api-compliance-audit"),
-    path(
-        "compliance/audit/verify",
-        AuditChainVerifyApi.as_view(),
-        name="api-compliance-audit-verify",
-    ),
-    path("compliance/keys/rotate", MasterKeyRotateApi.as_view(), name="api-compliance-keys-rotate"),
-]

@@ -34,7 +34,7 @@ from compliance.models import AuditCheckpoint, AuditEntry
 from compliance.services.signing import signature_create, signature_valid
 
 GENESIS_HASH = "0" * 64
-_FIELDS = (
+AUDIT_FIELDS = (  # an entry, in the order its hash reads them
     "seq",
     "created_at",
     "actor_id",
@@ -185,7 +185,7 @@ def _entries_streamed(*, chunk_size: int) -> Iterator[tuple]:
         rows = list(
             AuditEntry.objects.filter(seq__gt=after)
             .order_by("seq")
-            .values_list(*_FIELDS)[:chunk_size]
+            .values_list(*AUDIT_FIELDS)[:chunk_size]
         )
         yield from rows
         if len(rows) < chunk_size:
@@ -219,7 +219,7 @@ def _diagnose(row: tuple, prev_seq: int, prev_hash: str) -> tuple[int, str]:
     if row[7] == prev_hash:
         return seq, f"entry {seq} was changed"
     # The row that really follows prev_seq is the one linking to its hash (prev_hash is unique).
-    successor = AuditEntry.objects.filter(prev_hash=prev_hash).values_list(*_FIELDS).first()
+    successor = AuditEntry.objects.filter(prev_hash=prev_hash).values_list(*AUDIT_FIELDS).first()
     if successor is not None and _fits(successor, seq):
         moved_from = successor[0]
         if moved_from == seq + 1 and not _fits(row, moved_from):
