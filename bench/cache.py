@@ -60,9 +60,9 @@ def cache_table(results: dict) -> list[str]:
         "tokenizer for the token budget, the tenant's rules and PII detection, which every "
         "request needs before it may be answered at all), the lookup 0.8 ms (the entry by "
         "its HMAC, the subject's wrapped key, unwrap, decrypt, and the hit recorded against "
-        "the subject), the log row 0.3 ms. The rest is what any request costs here: the "
-        "`openai` client, HTTP, and Django's request cycle, about 4.5 ms at one client (the "
-        "added latency above). A tiny-chat miss is itself only some 30 ms on an idle "
+        "the subject), the log row 0.3 ms. The rest, some 5 ms, is what any request costs "
+        "here: the `openai` client, HTTP, and Django's request cycle with its thread hops. A "
+        "tiny-chat miss is itself only some 30-35 ms on an idle "
         "machine, so 20x would need a hit under 2 ms: below what this web stack spends on "
         "any request. Both targets wait for the lean /v1 path (see below).",
         "",
