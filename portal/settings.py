@@ -306,5 +306,9 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env("PORTAL_LOG_LEVEL", "INFO")},
-    "loggers": {"django": {"handlers": ["console"], "level": "WARNING", "propagate": False}},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        # NOTE: at DEBUG presidio logs the words around each match it finds: never below WARNING.
+        "presidio-analyzer": {"level": "WARNING"},
+    },
 }
