@@ -142,6 +142,15 @@ POLICY_FIELDS = (
 )
 
 
+# Settings under which cached outputs were checked: changing one empties the tenant's cache.
+CHECKS_OF_OUTPUTS = {
+    "pii_actions",
+    "image_guard_model",
+    "image_guard_labels",
+    "image_guard_threshold",
+}
+
+
 def policy_values(policy: TenantPolicy) -> dict:
     return {field: getattr(policy, field) for field in POLICY_FIELDS}
 
@@ -167,7 +176,7 @@ def tenant_policy_update(*, actor_id: int | None, tenant_id: int, changes: dict)
     changed = {
         field: {"old": old[field], "new": new[field]} for field in new if old[field] != new[field]
     }
-    if changed.keys() & {"pii_actions", "image_guard_model", "image_guard_labels"}:
+    if changed.keys() & CHECKS_OF_OUTPUTS:
         CacheEntry.objects.filter(tenant_id=tenant_id).delete()  # checked under the old rules
     if changed:
         audit_append(
