@@ -16,14 +16,8 @@ from django.views.decorators.http import require_POST
 from compliance.models import ErasureRequest
 from compliance.services.erasure import erasure_request_create, receipt_document
 from compliance.services.export import subject_export
-from compliance.services.subjects import subject_pseudonym_get, subject_reference
+from compliance.services.subjects import subject_of_user
 from compliance.tasks import erasure_run_later
-
-
-def _own_subject(user) -> str:
-    return subject_pseudonym_get(
-        tenant_id=user.tenant_id, reference=subject_reference(user_id=user.id)
-    )
 
 
 def _json_download(document: dict, filename: str) -> HttpResponse:
@@ -46,7 +40,7 @@ def my_data_export(request):
         raise Http404
     document = subject_export(
         tenant_id=request.user.tenant_id,
-        subject=_own_subject(request.user),
+        subject=subject_of_user(user=request.user),
         actor_id=request.user.id,
         now=timezone.now(),
     )
@@ -63,7 +57,7 @@ def my_data_erase(request):
         return redirect("my-data")
     erasure = erasure_request_create(
         tenant_id=request.user.tenant_id,
-        subject=_own_subject(request.user),
+        subject=subject_of_user(user=request.user),
         channel=ErasureRequest.Channel.SELF,
         requested_by_id=request.user.id,
         verified=True,

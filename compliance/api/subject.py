@@ -17,7 +17,7 @@ from compliance.models import ErasureRequest
 from compliance.services.erasure import erasure_request_create, receipt_document
 from compliance.services.export import subject_export
 from compliance.services.signing import public_key_fingerprint, public_key_pem
-from compliance.services.subjects import subject_pseudonym_get, subject_reference
+from compliance.services.subjects import subject_of_user
 from compliance.tasks import erasure_run_later
 from portal.errors import ApiError
 from portal.serializer_fields import StrictCharField
@@ -28,12 +28,6 @@ class BelongsToTenant(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return request.user.is_authenticated and request.user.tenant_id is not None
-
-
-def own_subject(user, end_user: str | None) -> str:
-    """The pseudonym of the account, or of the end user it acts for."""
-    reference = subject_reference(user_id=user.id, end_user=end_user or None)
-    return subject_pseudonym_get(tenant_id=user.tenant_id, reference=reference)
 
 
 def erasure_status(erasure: ErasureRequest) -> dict:
@@ -65,7 +59,7 @@ class MyErasureApi(APIView):
         data.is_valid(raise_exception=True)
         erasure = erasure_request_create(
             tenant_id=request.user.tenant_id,
-            subject=own_subject(request.user, data.validated_data.get("user")),
+            subject=subject_of_user(user=request.user, end_user=data.validated_data.get("user")),
             channel=ErasureRequest.Channel.API
             if data.validated_data.get("user")
             else ErasureRequest.Channel.SELF,
@@ -105,7 +99,7 @@ class MyExportApi(APIView):
             raise ApiError("invalid_request", "user must be 1 to 256 characters.", param="user")
         document = subject_export(
             tenant_id=request.user.tenant_id,
-            subject=own_subject(request.user, end_user),
+            subject=subject_of_user(user=request.user, end_user=end_user),
             actor_id=request.user.id,
             now=timezone.now(),
         )

@@ -31,10 +31,9 @@ from presidio_analyzer import predefined_recognizers as presidio_recognizers
 from presidio_analyzer.nlp_engine import SpacyNlpEngine
 from spacy.language import Language
 
-from compliance.models import CacheEntry, ContentRule
+from compliance.models import CacheEntry, ContentRule, TenantPolicy
 from compliance.models.policy import Action
 from compliance.services.audit import audit_append
-from compliance.services.policy import tenant_policy_get
 from portal.errors import ApiError
 from portal.models import Tenant
 
@@ -84,12 +83,14 @@ class _PiiDetector:
     lock: threading.Lock
 
 
-def content_policy_check(*, tenant: Tenant, texts: Iterable[str]) -> PolicyVerdict:
+def content_policy_check(*, policy: TenantPolicy, texts: Iterable[str]) -> PolicyVerdict:
     """Raises ApiError("content_policy_violation", ...) when any `block` rule or PII entity
-    matches; else the verdict."""
+    matches; else the verdict. `policy` is the tenant's, as the caller already read it."""
     texts = [text for text in texts if text]
-    found = _rules_found(rules=_tenant_rules(tenant_id=tenant.id), texts=texts)
-    found |= _pii_found(pii_actions=tenant_policy_get(tenant_id=tenant.id).pii_actions, texts=texts)
+    if not texts:
+        return PolicyVerdict()
+    found = _rules_found(rules=_tenant_rules(tenant_id=policy.tenant_id), texts=texts)
+    found |= _pii_found(pii_actions=policy.pii_actions, texts=texts)
     return PolicyVerdict(sensitive=bool(found), findings=tuple(sorted(found)))
 
 

@@ -21,6 +21,12 @@ def subject_reference(*, user_id: int, end_user: str | None = None) -> str:
     return f"end-user:{user_id}:{end_user}" if end_user else f"user:{user_id}"
 
 
+def subject_of_user(*, user, end_user: str | None = None) -> str:
+    """The pseudonym of an account, or of an end user it acts for; created on first sight."""
+    reference = subject_reference(user_id=user.id, end_user=end_user or None)
+    return subject_pseudonym_get(tenant_id=user.tenant_id, reference=reference)
+
+
 def subject_pseudonym_find(*, tenant_id: int, reference: str) -> str | None:
     """The pseudonym if this subject is known, without creating one."""
     digest = _reference_digest(tenant_id, reference)

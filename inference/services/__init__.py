@@ -298,7 +298,7 @@ async def generation_start(*, caller: Caller, payload: GenerationPayload) -> Gen
     request = await validated(validate_generation, caller=caller, payload=payload, clock=clock)
     subject = await subject_of(caller)
     try:
-        plan = await in_thread(cache_plan)(request, payload, subject=subject)
+        plan = await cache_plan(request, payload, subject=subject)
         return GenerationRun(request, payload, subject, clock, plan)
     except ApiError as error:
         raise await _refuse(caller, error, clock=clock, model=payload.model) from None
@@ -331,7 +331,7 @@ async def run_once(
     subject = await subject_of(caller)
     try:
         request = await guard_input(request)
-        plan = await in_thread(cache_plan)(request, payload, subject=subject)
+        plan = await cache_plan(request, payload, subject=subject)
         handle = None
         if plan.delivery is None:
             pool = pool_get(request.model.name)

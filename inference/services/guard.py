@@ -9,7 +9,6 @@ is named but not served here refuses the request: the check fails closed.
 
 import asyncio
 from dataclasses import replace
-from functools import lru_cache
 
 from django.conf import settings
 
@@ -25,11 +24,6 @@ from portal.errors import ApiError
 ALL_LABELS = 10_000  # top k: the runner gives every label the model has, at most this many
 
 
-@lru_cache(maxsize=8)
-def _processor(spec: ModelSpec) -> dict:
-    return image_processor_config(spec.path)
-
-
 def _guard_spec(name: str) -> ModelSpec:
     try:
         return model_available(model_get(name, task="image-classification"))
@@ -43,7 +37,10 @@ def _guard_spec(name: str) -> ModelSpec:
 
 async def _labels(spec: ModelSpec, image: ValidatedImage) -> tuple[tuple[str, float], ...]:
     prepared = await in_thread(preprocess_image)(
-        image, processor=_processor(spec), device=model_device(spec), top_k=ALL_LABELS
+        image,
+        processor=image_processor_config(spec.path),
+        device=model_device(spec),
+        top_k=ALL_LABELS,
     )
     handle = pool_get(spec.name).submit(prepared, loop=asyncio.get_running_loop())
     labels: tuple[tuple[str, float], ...] = ()

@@ -10,7 +10,7 @@ it what the request was.
 
 import hashlib
 import unicodedata
-from dataclasses import asdict, dataclass, is_dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 from django.utils import timezone
 
@@ -25,6 +25,7 @@ from inference.pipeline.postprocess import (
     delivery_unpack,
 )
 from inference.registry import model_version
+from portal.db import in_thread
 
 NOT_OUTPUT = ("stream",)  # payload fields that do not change what the model answers
 
@@ -50,22 +51,26 @@ def _canonical(value):
 
 
 def _payload_fields(payload) -> dict:
-    fields = asdict(payload) if is_dataclass(payload) else dict(payload)
-    return {name: value for name, value in fields.items() if name not in NOT_OUTPUT}
+    return {name: value for name, value in asdict(payload).items() if name not in NOT_OUTPUT}
 
 
-def cache_plan(request, payload, *, subject: str) -> CachePlan:
-    """Is this request's answer cached? `bypass` when it may not be cached at all."""
-    caller = request.caller
+async def cache_plan(request, payload, *, subject: str) -> CachePlan:
+    """Is this request's answer cached? `bypass` when it may not be cached at all; only a
+    request that may be cached leaves the event loop to look."""
     eligible = cache_eligible(
         policy=request.policy,
         model=request.model.name,
         deterministic=request.deterministic,
-        store=caller.store,
+        store=request.caller.store,
         sensitive=request.sensitive,
     )
     if not eligible:
         return CachePlan("bypass")
+    return await in_thread(_cache_looked_up)(request, payload, subject=subject)
+
+
+def _cache_looked_up(request, payload, *, subject: str) -> CachePlan:
+    caller = request.caller
     key = cache_key(
         tenant_id=caller.tenant.id,
         model=request.model.name,
@@ -94,9 +99,7 @@ def delivery_keep(
     verdict = (
         PolicyVerdict()
         if plan.outcome == "hit"
-        else content_policy_check(
-            tenant=caller.tenant, texts=[delivery.text] if delivery.text else []
-        )
+        else content_policy_check(policy=policy, texts=[delivery.text])
     )
     sensitive = request.sensitive or verdict.sensitive
     now = timezone.now()

@@ -5,7 +5,6 @@ websocket consumer forwards to the browser.
 """
 
 from collections.abc import Awaitable, Callable
-from functools import lru_cache
 
 from inference.pipeline.postprocess import (
     Delivery,
@@ -32,26 +31,16 @@ from inference.pipeline.validate.media import (
     validate_speech_detection,
     validate_transcription,
 )
-from inference.registry import ModelSpec, model_device, model_tokenizer
+from inference.registry import model_device, model_tokenizer
 from inference.services import run_once
 
 MAX_TRANSCRIPT_TOKENS = 224  # Whisper's own decoder limit is 448 including the prompt
 
 
-@lru_cache(maxsize=16)
-def _processor(spec: ModelSpec) -> dict:
-    return image_processor_config(spec.path)
-
-
-@lru_cache(maxsize=16)
-def _feature_extractor(spec: ModelSpec) -> dict:
-    return feature_extractor_config(spec.path)
-
-
 def _prepare_image(request: ValidatedImageRequest):
     return preprocess_image(
         request.image,
-        processor=_processor(request.model),
+        processor=image_processor_config(request.model.path),
         device=model_device(request.model),
         top_k=request.top_k,
     )
@@ -60,7 +49,7 @@ def _prepare_image(request: ValidatedImageRequest):
 def _prepare_transcription(request: ValidatedAudioRequest):
     return preprocess_transcription(
         request.audio,
-        feature_extractor=_feature_extractor(request.model),
+        feature_extractor=feature_extractor_config(request.model.path),
         device=model_device(request.model),
         max_new_tokens=MAX_TRANSCRIPT_TOKENS,
     )

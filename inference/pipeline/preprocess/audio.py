@@ -33,8 +33,10 @@ class PreparedSpeech:
     sample_rate: int = 16_000
 
 
+@lru_cache(maxsize=32)
 def feature_extractor_config(path: Path) -> dict:
-    """The feature extractor settings a model folder ships (preprocessor_config.json)."""
+    """The feature extractor settings a model folder ships (preprocessor_config.json), read
+    once (read-only)."""
     return json.loads((Path(path) / "preprocessor_config.json").read_text())
 
 

@@ -8,6 +8,7 @@ and the arithmetic after it runs on the device that will run the model.
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +38,9 @@ class PreparedImage:
     top_k: int = 5
 
 
+@lru_cache(maxsize=32)
 def image_processor_config(path: Path | str) -> dict:
-    """The model folder's preprocessor_config.json, read from disk only."""
+    """The model folder's preprocessor_config.json, read from disk only, once (read-only)."""
     return json.loads((Path(path) / "preprocessor_config.json").read_text(encoding="utf-8"))
 
 

@@ -174,7 +174,7 @@ def validate_generation(*, caller: Caller, payload: GenerationPayload) -> Valida
             f"Give at most {MAX_STOP_SEQUENCES} non-empty stop sequences.",
             param="stop",
         )
-    verdict = content_policy_check(tenant=caller.tenant, texts=texts)
+    verdict = content_policy_check(policy=policy, texts=texts)
     prompt_ids = _prompt_ids(spec, payload)
     context = model_context_length(spec)
     if len(prompt_ids) >= context:
@@ -221,7 +221,7 @@ def validate_embeddings(*, caller: Caller, payload: EmbeddingsPayload) -> Valida
     if not payload.inputs or not all(text.strip() for text in payload.inputs):
         raise ApiError("invalid_request", "Every input must be a non-empty string.", param="input")
     check_texts(list(payload.inputs), param="input")
-    verdict = content_policy_check(tenant=caller.tenant, texts=payload.inputs)
+    verdict = content_policy_check(policy=policy, texts=payload.inputs)
     tokenizer = model_tokenizer(spec)
     context = model_context_length(spec)
     token_ids = tuple(tuple(ids) for ids in tokenizer(list(payload.inputs))["input_ids"])

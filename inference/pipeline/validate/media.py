@@ -144,7 +144,7 @@ def validate_image_generation(
     steps = payload.steps or 4
     if not 1 <= steps <= MAX_STEPS:
         raise ApiError("invalid_request", f"steps must be 1 to {MAX_STEPS}.", param="steps")
-    verdict = content_policy_check(tenant=caller.tenant, texts=[payload.prompt])
+    verdict = content_policy_check(policy=policy, texts=[payload.prompt])
     tokenizer = pipeline_tokenizer(spec)
     ids = tokenizer(payload.prompt, truncation=False)["input_ids"]
     if len(ids) > tokenizer.model_max_length:

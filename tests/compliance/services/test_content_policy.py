@@ -39,17 +39,25 @@ def pii_actions_set(tenant, **actions) -> None:
 
 def refusal(tenant, *texts) -> ApiError:
     with pytest.raises(ApiError) as raised:
-        content_policy_check(tenant=tenant, texts=texts)
+        content_policy_check(policy=tenant_policy_get(tenant_id=tenant.id), texts=texts)
     assert raised.value.code == "content_policy_violation"
     return raised.value
 
 
 def test_text_without_rules_or_personal_data_passes_unmarked(tenant):
-    assert content_policy_check(tenant=tenant, texts=["anything at all"]) == PolicyVerdict()
+    assert (
+        content_policy_check(
+            policy=tenant_policy_get(tenant_id=tenant.id), texts=["anything at all"]
+        )
+        == PolicyVerdict()
+    )
 
 
 def test_ordinary_clinical_text_is_not_flagged(tenant):
-    assert content_policy_check(tenant=tenant, texts=[CLINICAL]) == PolicyVerdict()
+    assert (
+        content_policy_check(policy=tenant_policy_get(tenant_id=tenant.id), texts=[CLINICAL])
+        == PolicyVerdict()
+    )
 
 
 def test_blocked_term_refuses_without_naming_it(tenant):
@@ -60,7 +68,7 @@ def test_blocked_term_refuses_without_naming_it(tenant):
 
 def test_terms_match_whole_words_and_are_not_regular_expressions(tenant):
     rule(tenant, value="a.b")
-    content_policy_check(tenant=tenant, texts=["axb", "a.bc"])
+    content_policy_check(policy=tenant_policy_get(tenant_id=tenant.id), texts=["axb", "a.bc"])
     refusal(tenant, "see a.b now")
 
 
@@ -77,7 +85,9 @@ def test_blocked_pattern_refuses_without_quoting_the_match(tenant):
 
 def test_sensitive_pattern_marks_the_verdict_with_the_rules_name(tenant):
     rule(tenant, name="bsn", kind="pattern", value=BSN, action="sensitive")
-    verdict = content_policy_check(tenant=tenant, texts=["BSN 123456782"])
+    verdict = content_policy_check(
+        policy=tenant_policy_get(tenant_id=tenant.id), texts=["BSN 123456782"]
+    )
     assert verdict == PolicyVerdict(sensitive=True, findings=("bsn",))
 
 
@@ -86,14 +96,17 @@ def test_an_edited_rule_applies_at_once(tenant):
     refusal(tenant, "falcon")
     stored.value = "eagle"
     stored.save()
-    content_policy_check(tenant=tenant, texts=["falcon"])
+    content_policy_check(policy=tenant_policy_get(tenant_id=tenant.id), texts=["falcon"])
     refusal(tenant, "eagle")
 
 
 def test_one_tenants_rules_do_not_apply_to_another(tenant):
     other = Tenant.objects.create(slug="other", name="Other Bank")
     rule(other, value="codename")
-    assert content_policy_check(tenant=tenant, texts=["the codename"]) == PolicyVerdict()
+    assert (
+        content_policy_check(policy=tenant_policy_get(tenant_id=tenant.id), texts=["the codename"])
+        == PolicyVerdict()
+    )
 
 
 @pytest.mark.parametrize(
@@ -107,17 +120,21 @@ def test_one_tenants_rules_do_not_apply_to_another(tenant):
     ],
 )
 def test_core_personal_data_is_sensitive_by_default(tenant, entity, text):
-    verdict = content_policy_check(tenant=tenant, texts=[text])
+    verdict = content_policy_check(policy=tenant_policy_get(tenant_id=tenant.id), texts=[text])
     assert verdict == PolicyVerdict(sensitive=True, findings=(entity,))
 
 
 def test_a_card_number_failing_the_luhn_check_is_not_personal_data(tenant):
-    verdict = content_policy_check(tenant=tenant, texts=["card 4111 1111 1111 1112"])
+    verdict = content_policy_check(
+        policy=tenant_policy_get(tenant_id=tenant.id), texts=["card 4111 1111 1111 1112"]
+    )
     assert verdict == PolicyVerdict()
 
 
 def test_a_number_of_fewer_than_seven_digits_is_not_a_phone_number(tenant):
-    verdict = content_policy_check(tenant=tenant, texts=["bleep 1643 or 030 123"])
+    verdict = content_policy_check(
+        policy=tenant_policy_get(tenant_id=tenant.id), texts=["bleep 1643 or 030 123"]
+    )
     assert verdict == PolicyVerdict()
 
 
@@ -130,27 +147,42 @@ def test_an_entity_set_to_block_refuses_naming_the_kind_but_not_the_value(tenant
 
 def test_an_entity_set_to_off_is_ignored(tenant):
     pii_actions_set(tenant, EMAIL_ADDRESS="off")
-    assert content_policy_check(tenant=tenant, texts=["jan@example.nl"]) == PolicyVerdict()
+    assert (
+        content_policy_check(
+            policy=tenant_policy_get(tenant_id=tenant.id), texts=["jan@example.nl"]
+        )
+        == PolicyVerdict()
+    )
 
 
 def test_urls_are_off_unless_the_tenant_names_them(tenant):
     text = "see https://intranet.example.org/wards"
-    assert content_policy_check(tenant=tenant, texts=[text]) == PolicyVerdict()
+    assert (
+        content_policy_check(policy=tenant_policy_get(tenant_id=tenant.id), texts=[text])
+        == PolicyVerdict()
+    )
     pii_actions_set(tenant, URL="sensitive")
-    assert content_policy_check(tenant=tenant, texts=[text]).findings == ("URL",)
+    assert content_policy_check(
+        policy=tenant_policy_get(tenant_id=tenant.id), texts=[text]
+    ).findings == ("URL",)
 
 
 def test_a_national_recognizer_runs_only_when_the_tenant_names_it(tenant):
     text = "DNI 12345678Z"
-    assert content_policy_check(tenant=tenant, texts=[text]) == PolicyVerdict()
+    assert (
+        content_policy_check(policy=tenant_policy_get(tenant_id=tenant.id), texts=[text])
+        == PolicyVerdict()
+    )
     pii_actions_set(tenant, ES_NIF="sensitive")
-    assert content_policy_check(tenant=tenant, texts=[text]).findings == ("ES_NIF",)
+    assert content_policy_check(
+        policy=tenant_policy_get(tenant_id=tenant.id), texts=[text]
+    ).findings == ("ES_NIF",)
 
 
 def test_findings_are_sorted_and_unique_across_texts(tenant):
     rule(tenant, name="codename", value="falcon", action="sensitive")
     texts = ["falcon at jan@example.nl", "ann@example.nl", "call +31 20 123 4567"]
-    verdict = content_policy_check(tenant=tenant, texts=texts)
+    verdict = content_policy_check(policy=tenant_policy_get(tenant_id=tenant.id), texts=texts)
     assert verdict.findings == ("EMAIL_ADDRESS", "PHONE_NUMBER", "codename")
 
 
@@ -160,7 +192,7 @@ def test_no_text_reaches_the_logs(tenant, caplog):
     rule(tenant, name="bsn", kind="pattern", value=BSN, action="sensitive")
     secrets = ["jan.jansen@example.nl", "4111 1111 1111 1111", "123456782", "401-52-7913"]
     content_policy_check(
-        tenant=tenant,
+        policy=tenant_policy_get(tenant_id=tenant.id),
         texts=[f"mail {secrets[0]}, card {secrets[1]}, BSN {secrets[2]}, ssn {secrets[3]}"],
     )
     logged = "\n".join(record.getMessage() for record in caplog.records)
@@ -170,7 +202,10 @@ def test_no_text_reaches_the_logs(tenant, caplog):
 
 def test_a_stored_pattern_that_does_not_compile_is_skipped(tenant, caplog):
     ContentRule.objects.create(tenant=tenant, name="broken", kind="pattern", value="(unclosed")
-    assert content_policy_check(tenant=tenant, texts=["(unclosed"]) == PolicyVerdict()
+    assert (
+        content_policy_check(policy=tenant_policy_get(tenant_id=tenant.id), texts=["(unclosed"])
+        == PolicyVerdict()
+    )
     assert "does not compile" in caplog.text
 
 
@@ -194,7 +229,7 @@ def test_deleting_a_rule_removes_it_and_is_audited(tenant):
     entry = AuditEntry.objects.get(action="content_rule.delete")
     assert entry.actor_id == 7 and entry.target == target
     assert entry.details == {"name": "codename", "kind": "term", "action": "block"}
-    content_policy_check(tenant=tenant, texts=["Project Falcon"])
+    content_policy_check(policy=tenant_policy_get(tenant_id=tenant.id), texts=["Project Falcon"])
 
 
 @pytest.mark.parametrize(
@@ -215,7 +250,10 @@ def test_a_rule_that_could_not_apply_is_refused_at_creation(tenant, kind, value)
 )
 def test_digits_inside_a_better_scored_find_are_not_a_phone_number(tenant, entity, text):
     pii_actions_set(tenant, PHONE_NUMBER="block", **{entity: "off"})
-    assert content_policy_check(tenant=tenant, texts=[text]) == PolicyVerdict()
+    assert (
+        content_policy_check(policy=tenant_policy_get(tenant_id=tenant.id), texts=[text])
+        == PolicyVerdict()
+    )
 
 
 class TestImageGuardVerdict:

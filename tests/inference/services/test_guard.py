@@ -8,25 +8,13 @@ import pytest
 
 from compliance.models import ArchiveEntry, CacheEntry, RequestLog
 from compliance.services.policy import tenant_policy_update
+from inference.management.commands.build_default_models import VIT_LABELS
 from tests.inference.api.test_media import png_bytes, post_job, wait_job
-
-LABELS = (
-    "photograph",
-    "document",
-    "handwriting",
-    "diagram",
-    "chart",
-    "screenshot",
-    "x-ray",
-    "microscopy",
-    "illustration",
-    "other",
-)
 
 
 def guard(tenant, action: str | None, *, threshold: float = 0.0, model: str = "tiny-vit"):
     """Every label of the guard counts (threshold 0), with this action; None: none guarded."""
-    labels = {label: action for label in LABELS} if action else {}
+    labels = {label: action for label in VIT_LABELS} if action else {}
     tenant_policy_update(
         actor_id=None,
         tenant_id=tenant.id,
